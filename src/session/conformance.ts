@@ -1,0 +1,366 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { isOmaError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { SessionLog, StoredEvent } from './interface.ts';
+
+/**
+ * The SessionLog contract as tests, run against every implementation (memory, PGlite, PostgreSQL).
+ * Each implementation's test file only says how to open one.
+ */
+export interface SessionLogHarness {
+  name: string;
+  /** Set up storage once for the suite. */
+  setup?(): Promise<void>;
+  /** A log on the suite's storage. Tests use fresh session ids, so they share storage. */
+  open(): Promise<SessionLog>;
+  /**
+   * Close `log` and everything under it, then open a new instance on the same storage, as a
+   * restarted process would. Without it the durability test is skipped.
+   */
+  reopen?(log: SessionLog): Promise<SessionLog>;
+  /**
+   * A second instance on the same storage, as another process would have (cross-process delivery).
+   * Give it no safety poll, so the test proves notifications alone deliver.
+   */
+  openPeer?(): Promise<SessionLog>;
+  /** Raw SQL on the storage, to check what is really stored. */
+  rawQuery?(sql: string, params: unknown[]): Promise<Record<string, unknown>[]>;
+  teardown?(): Promise<void>;
+  /** Tests that do not apply, each with the reason. */
+  skip?: { test: string; reason: string }[];
+}
+
+const session = () => newId('sesn');
+const text = (i: number) => ({ type: 'user.message', payload: { content: [{ type: 'text', text: `m${i}` }] } });
+
+async function take(iterable: AsyncIterable<StoredEvent>, count: number): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  if (count === 0) return out;
+  for await (const event of iterable) {
+    out.push(event);
+    if (out.length === count) break;
+  }
+  return out;
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string) {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(isOmaError(error), `expected an OmaError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    return true;
+  });
+}
+
+const seqs = (events: StoredEvent[]) => events.map((event) => event.seq);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+export function describeSessionLogConformance(harness: SessionLogHarness) {
+  const skipped = new Map((harness.skip ?? []).map((entry) => [entry.test, entry.reason]));
+  const test = (name: string, fn: (t: import('node:test').TestContext) => Promise<void>) =>
+    it(name, { skip: skipped.get(name) ?? false, timeout: 60_000 }, fn);
+
+  describe(`SessionLog conformance: ${harness.name}`, () => {
+    let log: SessionLog;
+    before(async () => {
+      await harness.setup?.();
+      log = await harness.open();
+    });
+    after(async () => {
+      await log?.close();
+      await harness.teardown?.();
+    });
+
+    test('seq starts at 1 and is gapless across single and batch appends', async () => {
+      const id = session();
+      assert.deepEqual(await log.read(id), []);
+      assert.equal(await log.append(id, [text(1)]), 1);
+      assert.equal(await log.append(id, [text(2), text(3), text(4)]), 4);
+      assert.equal(await log.append(id, [text(5)]), 5);
+      const events = await log.read(id);
+      assert.deepEqual(seqs(events), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        events.map((event) => (event.payload.content as { text: string }[])[0]!.text),
+        ['m1', 'm2', 'm3', 'm4', 'm5'],
+      );
+      for (const event of events) {
+        assert.match(event.id, /^sevt_[1-9A-HJ-NP-Za-km-z]{22}$/);
+        assert.equal(event.sessionId, id);
+        assert.equal(event.type, 'user.message');
+        assert.ok(event.createdAt instanceof Date && !Number.isNaN(event.createdAt.getTime()));
+      }
+      assert.equal(new Set(events.map((event) => event.id)).size, 5, 'ids are unique');
+      for (let i = 1; i < events.length; i++) {
+        assert.ok(events[i]!.id > events[i - 1]!.id, 'ids are time-ordered along seq');
+        assert.ok(events[i]!.createdAt >= events[i - 1]!.createdAt, 'createdAt never goes backwards');
+      }
+      if (harness.rawQuery) {
+        const [row] = await harness.rawQuery('SELECT count(*)::int AS n, min(seq)::int AS lo, max(seq)::int AS hi FROM events WHERE session_id = $1', [id]);
+        assert.deepEqual(row, { n: 5, lo: 1, hi: 5 });
+      }
+    });
+
+    test('a caller-assigned id is kept; a repeated id fails the whole append', async () => {
+      const id = session();
+      const eventId = newId('sevt');
+      await log.append(id, [{ id: eventId, type: 'user.message', payload: {} }]);
+      assert.equal((await log.read(id))[0]!.id, eventId);
+      await rejectsWith(log.append(id, [text(2), { id: eventId, type: 'user.message' }]), 'conflict');
+      await rejectsWith(log.append(session(), [{ id: eventId, type: 'x' }]), 'conflict');
+      assert.deepEqual(seqs(await log.read(id)), [1], 'nothing of the failed batch was written');
+      assert.equal(await log.append(id, [text(3)]), 2, 'seq continues without a gap after a failed append');
+    });
+
+    test('bad input is rejected and writes nothing', async () => {
+      const id = session();
+      await rejectsWith(log.append(id, []), 'invalid_request');
+      await rejectsWith(log.append(id, [{ type: '' }]), 'invalid_request');
+      await rejectsWith(log.append(id, [{ type: 'x', id: 'not-an-event-id' }]), 'invalid_request');
+      await rejectsWith(log.append(id, [{ type: 'x' }], { expectedSeq: -1 }), 'invalid_request');
+      await rejectsWith(log.read(id, { limit: 1.5 }), 'invalid_request');
+      assert.deepEqual(await log.read(id), []);
+    });
+
+    test('20 concurrent appends at one expectedSeq: exactly one wins', async () => {
+      const id = session();
+      await log.append(id, [text(0), text(1)]);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append(id, [text(100 + i)], { expectedSeq: 2 })));
+      const won = results.filter((result) => result.status === 'fulfilled');
+      assert.equal(won.length, 1);
+      assert.equal((won[0] as PromiseFulfilledResult<number>).value, 3);
+      for (const result of results) {
+        if (result.status === 'rejected') {
+          assert.ok(isOmaError(result.reason, 'stale_seq'), String(result.reason));
+          assert.equal(result.reason.details?.last_seq, 3);
+        }
+      }
+      assert.deepEqual(seqs(await log.read(id)), [1, 2, 3]);
+    });
+
+    test('20 concurrent appends at expectedSeq 0 on a new session: exactly one wins', async () => {
+      const id = session();
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => log.append(id, [text(i)], { expectedSeq: 0 })));
+      assert.equal(results.filter((result) => result.status === 'fulfilled').length, 1);
+      assert.deepEqual(seqs(await log.read(id)), [1]);
+    });
+
+    test('concurrent unconditional appends get distinct gapless seqs', async () => {
+      const id = session();
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => log.append(id, i % 4 === 0 ? [text(i), text(i)] : [text(i)])));
+      const events = await log.read(id);
+      assert.deepEqual(seqs(events), range(1, 50));
+      assert.equal(new Set(results).size, 40, 'every append got its own last seq');
+      assert.equal(Math.max(...results), 50);
+    });
+
+    test('a stale fence is rejected and a newer one locks the old writer out', async () => {
+      const id = session();
+      assert.equal(await log.append(id, [text(1)], { fence: 1 }), 1);
+      assert.equal(await log.append(id, [text(2)], { fence: 2 }), 2, 'a newer generation takes over');
+      await rejectsWith(log.append(id, [text(3)], { fence: 1 }), 'stale_fence');
+      await assert.rejects(log.append(id, [text(3)], { fence: 1, expectedSeq: 2 }), (error) => {
+        assert.ok(isOmaError(error, 'stale_fence'), 'a stale fence wins over a matching seq');
+        assert.equal(error.details?.fence, 2);
+        return true;
+      });
+      assert.equal(await log.append(id, [text(4)], { fence: 2, expectedSeq: 2 }), 3);
+      assert.equal(await log.append(id, [text(5)]), 4, 'unfenced appends (client events) are not fenced out');
+      assert.deepEqual(seqs(await log.read(id)), [1, 2, 3, 4]);
+      if (harness.rawQuery) {
+        const [row] = await harness.rawQuery('SELECT last_seq::int AS last_seq, fence::int AS fence FROM session_logs WHERE session_id = $1', [id]);
+        assert.deepEqual(row, { last_seq: 4, fence: 2 });
+      }
+    });
+
+    test('concurrent writers with old and new fences: the old one never lands after the new one', async () => {
+      const id = session();
+      await log.append(id, [text(0)], { fence: 5 });
+      const outcomes = await Promise.allSettled([
+        ...Array.from({ length: 10 }, () => log.append(id, [{ type: 'old' }], { fence: 5 })),
+        log.append(id, [{ type: 'new' }], { fence: 6 }),
+        ...Array.from({ length: 10 }, () => log.append(id, [{ type: 'old' }], { fence: 5 })),
+      ]);
+      const events = await log.read(id);
+      const firstNew = events.findIndex((event) => event.type === 'new');
+      assert.ok(firstNew > 0);
+      assert.ok(events.slice(firstNew).every((event) => event.type !== 'old'), 'no write of generation 5 after generation 6');
+      const rejected = outcomes.filter((outcome) => outcome.status === 'rejected');
+      assert.ok(rejected.every((outcome) => isOmaError((outcome as PromiseRejectedResult).reason, 'stale_fence')));
+      assert.equal(events.length, 1 + outcomes.length - rejected.length);
+    });
+
+    test('slices: afterSeq, beforeSeq, limit and descending order', async () => {
+      const id = session();
+      await log.append(id, Array.from({ length: 10 }, (_, i) => text(i + 1)));
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 7 })), [8, 9, 10]);
+      assert.deepEqual(seqs(await log.read(id, { beforeSeq: 4 })), [1, 2, 3]);
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 2, beforeSeq: 6 })), [3, 4, 5]);
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 2, limit: 2 })), [3, 4]);
+      assert.deepEqual(seqs(await log.read(id, { order: 'desc', limit: 3 })), [10, 9, 8]);
+      assert.deepEqual(seqs(await log.read(id, { order: 'desc', beforeSeq: 5, limit: 2 })), [4, 3]);
+      assert.deepEqual(seqs(await log.read(id, { order: 'desc', afterSeq: 8 })), [10, 9]);
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 10 })), []);
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 5, beforeSeq: 5 })), []);
+      assert.deepEqual(seqs(await log.read(id, { limit: 0 })), []);
+      assert.deepEqual(seqs(await log.read(id, { afterSeq: 50 })), []);
+    });
+
+    test('a 1 MB payload round-trips exactly', async () => {
+      const id = session();
+      const big = 'x'.repeat(1024 * 1024);
+      const payload = { content: [{ type: 'text', text: big }], nested: { unicode: 'é😀\u2028', n: 1.5, list: [1, null, true] } };
+      await log.append(id, [{ type: 'user.message', payload }]);
+      const [event] = await log.read(id);
+      assert.deepEqual(event!.payload, payload);
+    });
+
+    test('the log does not alias caller objects', async () => {
+      const id = session();
+      const payload = { content: [{ type: 'text', text: 'before' }] };
+      await log.append(id, [{ type: 'user.message', payload }]);
+      payload.content[0]!.text = 'after';
+      const [first] = await log.read(id);
+      (first!.payload.content as { text: string }[])[0]!.text = 'mutated by a reader';
+      assert.equal(((await log.read(id))[0]!.payload.content as { text: string }[])[0]!.text, 'before');
+    });
+
+    test('sessions are isolated', async () => {
+      const a = session();
+      const b = session();
+      await log.append(a, [text(1), text(2), text(3)]);
+      assert.equal(await log.append(b, [text(1)], { expectedSeq: 0 }), 1, 'b starts at seq 1 whatever a holds');
+      await rejectsWith(log.append(b, [text(2)], { expectedSeq: 3 }), 'stale_seq');
+      await log.append(a, [text(4)], { fence: 9 });
+      assert.equal(await log.append(b, [text(2)], { fence: 1 }), 2, "a's fence does not apply to b");
+      assert.deepEqual(seqs(await log.read(a)), [1, 2, 3, 4]);
+      assert.deepEqual(seqs(await log.read(b)), [1, 2]);
+      assert.ok((await log.read(b)).every((event) => event.sessionId === b));
+      const subscription = log.subscribe(b, { afterSeq: 2 });
+      const next = take(subscription, 1);
+      await log.append(a, [{ type: 'not-for-b' }]);
+      await log.append(b, [{ type: 'for-b' }]);
+      assert.deepEqual((await next).map((event) => event.type), ['for-b']);
+    });
+
+    test('subscribe replays, then follows live appends', async () => {
+      const id = session();
+      await log.append(id, [text(1), text(2), text(3)]);
+      const controller = new AbortController();
+      const received: StoredEvent[] = [];
+      const done = (async () => {
+        for await (const event of log.subscribe(id, { signal: controller.signal })) {
+          received.push(event);
+          if (received.length === 8) controller.abort();
+        }
+      })();
+      await log.append(id, [text(4)]);
+      await log.append(id, [text(5), text(6)]);
+      await log.append(id, [text(7), text(8)]);
+      await done;
+      assert.deepEqual(seqs(received), range(1, 8));
+      assert.deepEqual(received, await log.read(id), 'live events equal what the log stores');
+    });
+
+    test('a subscriber that leaves at p and resubscribes after p gets exactly the rest', async () => {
+      const id = session();
+      await log.append(id, Array.from({ length: 10 }, (_, i) => text(i + 1)));
+      const firstPart = await take(log.subscribe(id), 5);
+      assert.deepEqual(seqs(firstPart), range(1, 5));
+      await log.append(id, Array.from({ length: 5 }, (_, i) => text(i + 11)));
+      const resumed = log.subscribe(id, { afterSeq: firstPart.at(-1)!.seq });
+      const rest = take(resumed, 13);
+      await log.append(id, [text(16)]);
+      await log.append(id, [text(17), text(18)]);
+      assert.deepEqual(seqs(await rest), range(6, 18));
+    });
+
+    test('a live subscriber sees concurrent writers with no gap and no duplicate', async () => {
+      const id = session();
+      const total = 200;
+      const received = take(log.subscribe(id), total);
+      await Promise.all(
+        Array.from({ length: 5 }, async (_, writer) => {
+          for (let i = 0; i < total / 5; i += 2) await log.append(id, [text(writer * 1000 + i), text(writer * 1000 + i + 1)]);
+        }),
+      );
+      const events = await received;
+      assert.deepEqual(seqs(events), range(1, total));
+      assert.deepEqual(
+        events.map((event) => event.id),
+        (await log.read(id)).map((event) => event.id),
+      );
+    });
+
+    test('a subscriber far behind the appends catches up from the log', async () => {
+      const id = session();
+      const iterator = log.subscribe(id)[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await log.append(id, [text(0)]);
+      assert.equal((await first).value.seq, 1);
+      // While the consumer is not reading, far more is appended than a subscriber buffers.
+      await log.append(id, Array.from({ length: 10_001 }, (_, i) => ({ type: 'bulk', payload: { i } })));
+      await log.append(id, [text(2)]);
+      const got: number[] = [];
+      while (got.length < 10_002) got.push((await iterator.next()).value.seq);
+      await iterator.return?.();
+      assert.deepEqual(got, range(2, 10_003));
+    });
+
+    test('aborting the signal ends the iteration; close ends every subscription', async () => {
+      const id = session();
+      await log.append(id, [text(1)]);
+      const controller = new AbortController();
+      const seen: number[] = [];
+      const ended = (async () => {
+        for await (const event of log.subscribe(id, { signal: controller.signal })) seen.push(event.seq);
+        return 'ended';
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      controller.abort();
+      assert.equal(await ended, 'ended');
+      assert.deepEqual(seen, [1]);
+      const aborted = new AbortController();
+      aborted.abort();
+      assert.deepEqual(await take(log.subscribe(id, { signal: aborted.signal }), 5), [], 'an aborted signal yields nothing');
+
+      const other = await harness.open();
+      const otherId = session();
+      await other.append(otherId, [text(1)]);
+      const stillOpen = (async () => {
+        const got: number[] = [];
+        for await (const event of other.subscribe(otherId)) got.push(event.seq);
+        return got;
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await other.close();
+      assert.deepEqual(await stillOpen, [1]);
+    });
+
+    test('durable across reopen', async (t) => {
+      if (!harness.reopen) return t.skip('no reopen for this implementation');
+      const id = session();
+      await log.append(id, [text(1), text(2)], { fence: 3 });
+      await log.append(id, [{ type: 'big', payload: { blob: 'y'.repeat(200_000) } }]);
+      const before = await log.read(id);
+      log = await harness.reopen(log);
+      assert.deepEqual(await log.read(id), before);
+      await rejectsWith(log.append(id, [text(4)], { fence: 2 }), 'stale_fence');
+      await rejectsWith(log.append(id, [text(4)], { expectedSeq: 2 }), 'stale_seq');
+      assert.equal(await log.append(id, [text(4)], { fence: 3, expectedSeq: 3 }), 4);
+    });
+
+    test('a subscriber on another instance sees appends made through this one', async (t) => {
+      if (!harness.openPeer) return t.skip('single-process implementation');
+      const peer = await harness.openPeer();
+      try {
+        const id = session();
+        await log.append(id, [text(1)]);
+        const received = take(peer.subscribe(id), 6);
+        for (let i = 2; i <= 6; i++) await log.append(id, [text(i)]);
+        assert.deepEqual(seqs(await received), range(1, 6));
+      } finally {
+        await peer.close();
+      }
+    });
+  });
+}
