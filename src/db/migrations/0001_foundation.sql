@@ -13,6 +13,8 @@ CREATE TABLE api_keys (
   key_hash      text NOT NULL UNIQUE,
   -- the last four characters, to tell keys apart in listings
   key_hint      text NOT NULL,
+  -- admin keys may also manage keys of every workspace (the operator's OMA_API_KEY is one)
+  admin         boolean NOT NULL DEFAULT false,
   created_at    timestamptz NOT NULL DEFAULT now(),
   revoked_at    timestamptz
 );

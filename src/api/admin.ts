@@ -1,0 +1,29 @@
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { createKey, listKeys, revokeKey } from '../auth/keys.ts';
+import type { Db } from '../db/interface.ts';
+import { OmaError } from '../errors.ts';
+import { jsonBody, type AppEnv } from './http.ts';
+
+const CreateKeyBody = z.strictObject({
+  workspace: z.string().optional(),
+  name: z.string().optional(),
+  admin: z.boolean().optional(),
+});
+
+/**
+ * oma's own administration routes (not part of the Anthropic surface), under `/oma/v1`. Only admin
+ * keys (the operator's `OMA_API_KEY`, or keys created with `--admin`) may use them. `oma keys …`
+ * calls these when a running server holds the embedded database.
+ */
+export function adminRoutes(db: Db): Hono<AppEnv> {
+  const routes = new Hono<AppEnv>();
+  routes.use(async (c, next) => {
+    if (!c.get('principal').admin) throw new OmaError('permission_denied', 'this route needs an admin API key');
+    await next();
+  });
+  routes.post('/keys', async (c) => c.json(await createKey(db, await jsonBody(c, CreateKeyBody))));
+  routes.get('/keys', async (c) => c.json({ data: await listKeys(db, { workspace: c.req.query('workspace') }) }));
+  routes.post('/keys/:id/revoke', async (c) => c.json(await revokeKey(db, c.req.param('id'))));
+  return routes;
+}

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { createKey, listKeys, revokeKey, type ApiKeyInfo, type CreatedKey } from '../auth/keys.ts';
+import { loadConfig, type Config } from '../config.ts';
+import { openDb } from '../db/index.ts';
+import { isOmaError, OmaError } from '../errors.ts';
+
+/**
+ * `oma keys …`. Works on the database directly when it can: always with PostgreSQL, and with PGlite
+ * when no server holds the directory. When a running `oma serve` holds the PGlite directory (a second
+ * opener would corrupt it), the same operations go through that server's admin routes instead,
+ * authenticated with `OMA_API_KEY` and found at `OMA_URL`, else `http://HOST:PORT`.
+ */
+interface KeyOperations {
+  create(options: { workspace: string; name?: string; admin?: boolean }): Promise<CreatedKey>;
+  list(options: { workspace?: string }): Promise<ApiKeyInfo[]>;
+  revoke(id: string): Promise<ApiKeyInfo>;
+}
+
+async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<T>): Promise<T> {
+  let db;
+  try {
+    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+  } catch (error) {
+    if (isOmaError(error) && error.details?.error_code === 'data_dir_locked') return fn(viaServer(config, error));
+    throw error;
+  }
+  try {
+    return await fn({
+      create: (options) => createKey(db, options),
+      list: (options) => listKeys(db, options),
+      revoke: (id) => revokeKey(db, id),
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+function viaServer(config: Config, locked: OmaError): KeyOperations {
+  const base = process.env.OMA_URL || `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  if (!config.apiKey) {
+    throw new OmaError('unauthenticated', `${locked.message}\nTo manage keys through that server, set OMA_API_KEY to an admin key (and OMA_URL if it is not at ${base}).`);
+  }
+  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    let response: Response;
+    try {
+      response = await fetch(`${base}/oma/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${config.apiKey}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new OmaError('unavailable', `${locked.message}\nand no oma server answers at ${base} (${(error as Error).message}); set OMA_URL`);
+    }
+    const json = (await response.json()) as { error?: { message: string } };
+    if (!response.ok) throw new OmaError('internal', `${base} answered ${response.status}: ${json.error?.message ?? 'unknown error'}`);
+    return json as T;
+  };
+  return {
+    create: (options) => call('POST', '/keys', options),
+    list: async (options) =>
+      (await call<{ data: ApiKeyInfo[] }>('GET', `/keys${options.workspace ? `?workspace=${encodeURIComponent(options.workspace)}` : ''}`)).data,
+    revoke: (id) => call('POST', `/keys/${encodeURIComponent(id)}/revoke`),
+  };
+}
+
+function printKeys(keys: ApiKeyInfo[]) {
+  if (keys.length === 0) return console.log('no API keys');
+  const rows = keys.map((key) => [key.id, key.workspace, key.name, `…${key.hint}`, key.admin ? 'admin' : '', key.revoked_at ? `revoked ${key.revoked_at}` : 'active']);
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+export function registerKeyCommands(program: Command) {
+  const keys = program.command('keys').description('manage API keys (stored hashed; a key is shown once, when created)');
+
+  keys
+    .command('create')
+    .description('create an API key; prints the key alone on the last line')
+    .option('-w, --workspace <name>', 'workspace the key belongs to (created if missing)', 'default')
+    .option('-n, --name <name>', 'a label for the key')
+    .option('--admin', 'the key may also manage keys (oma admin routes)')
+    .option('--json', 'print {"key", "id", ...} as JSON')
+    .action(async (options: { workspace: string; name?: string; admin?: boolean; json?: boolean }) => {
+      const created = await withKeys(loadConfig(), (ops) => ops.create({ workspace: options.workspace, name: options.name, admin: options.admin }));
+      if (options.json) return console.log(JSON.stringify(created));
+      console.error(`created ${created.id} in workspace ${created.workspace}; it is shown only now:`);
+      console.log(created.key);
+    });
+
+  keys
+    .command('list')
+    .description('list API keys (never the keys themselves)')
+    .option('-w, --workspace <name>', 'only this workspace')
+    .option('--json', 'print JSON')
+    .action(async (options: { workspace?: string; json?: boolean }) => {
+      const list = await withKeys(loadConfig(), (ops) => ops.list({ workspace: options.workspace }));
+      if (options.json) return console.log(JSON.stringify({ data: list }));
+      printKeys(list);
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke an API key at once')
+    .argument('<id>', 'the key id (apikey_…), from `oma keys list`')
+    .action(async (id: string) => {
+      const revoked = await withKeys(loadConfig(), (ops) => ops.revoke(id));
+      console.log(`revoked ${revoked.id} (${revoked.workspace}/${revoked.name})`);
+    });
+}

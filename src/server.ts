@@ -1,0 +1,67 @@
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createApp } from './api/app.ts';
+import { seedKey } from './auth/keys.ts';
+import type { Config } from './config.ts';
+import { openDb } from './db/index.ts';
+import type { Db } from './db/interface.ts';
+import { openSessionLog, type SessionLog } from './session/index.ts';
+
+export interface RunningOma {
+  /** `http://host:port`, with the port actually bound (useful with port 0). */
+  url: string;
+  db: Db;
+  sessionLog: SessionLog;
+  /** Stop accepting, let in-flight requests finish (up to `graceMs`), then close the log and the database. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Everything `oma serve` runs, in-process: database, session log, HTTP API. */
+export async function startOma(config: Config, logger?: Logger): Promise<RunningOma> {
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+  let sessionLog: SessionLog | undefined;
+  try {
+    if (config.apiKey) {
+      const seeded = await seedKey(db, config.apiKey);
+      if (seeded.revoked_at) logger?.warn({ keyId: seeded.id }, 'OMA_API_KEY was revoked and stays revoked; set a new one');
+    }
+    sessionLog = await openSessionLog(db);
+    const app = createApp({ db, maxBodyBytes: config.maxBodyBytes, logger });
+    const server = createAdaptorServer({ fetch: app.fetch, hostname: config.host }) as Server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const { port } = server.address() as AddressInfo;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const log = sessionLog;
+    let stopping: Promise<void> | undefined;
+    return {
+      url: `http://${host}:${port}`,
+      db,
+      sessionLog: log,
+      stop(graceMs = 10_000) {
+        stopping ??= (async () => {
+          const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+          server.closeIdleConnections();
+          // Long-lived responses (event streams) would hold the server open: cut them after the grace period.
+          const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+          await log.close(); // ends every subscription, so streams finish on their own
+          await closed;
+          clearTimeout(cut);
+          await db.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await sessionLog?.close();
+    await db.close();
+    throw error;
+  }
+}

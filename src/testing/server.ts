@@ -1,0 +1,39 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { rmSync } from 'node:fs';
+import { loadConfig, type Config } from '../config.ts';
+import { startOma, type RunningOma } from '../server.ts';
+import { freshPgliteDir, freshPostgres } from './databases.ts';
+
+export const TEST_API_KEY = 'sk-oma-test-admin-key-0123456789';
+
+export interface TestOma extends RunningOma {
+  /** The official SDK pointed at this server with the seeded admin key, retries off. */
+  client: Anthropic;
+  /** Stop the server and delete its storage. */
+  dispose(): Promise<void>;
+}
+
+/** A whole oma server on a loopback port, on a fresh PGlite (default) or a fresh PostgreSQL schema. */
+export async function startTestOma(options: { storage?: 'pglite' | 'postgres'; config?: Partial<Config> } = {}): Promise<TestOma> {
+  let cleanup: () => Promise<void>;
+  let config: Config;
+  if (options.storage === 'postgres') {
+    const pg = freshPostgres();
+    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, databaseUrl: pg.url, databaseSchema: pg.schema, ...options.config });
+    cleanup = pg.drop;
+  } else {
+    const dir = await freshPgliteDir();
+    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, dataDir: dir, ...options.config });
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  }
+  const oma = await startOma(config);
+  const client = new Anthropic({ baseURL: oma.url, apiKey: TEST_API_KEY, maxRetries: 0 });
+  return {
+    ...oma,
+    client,
+    async dispose() {
+      await oma.stop(1_000);
+      await cleanup();
+    },
+  };
+}
