@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { startOma } from '../server.ts';
+import { startOma, type RunningOma } from '../server.ts';
 
 export function registerServeCommand(program: Command) {
   program
@@ -12,23 +12,33 @@ export function registerServeCommand(program: Command) {
     .action(async (options: { port?: string; host?: string }) => {
       const config = loadConfig({ ...process.env, ...(options.port ? { PORT: options.port } : {}), ...(options.host ? { HOST: options.host } : {}) });
       const logger = createLogger(config.logLevel);
-      const oma = await startOma(config, logger);
+
+      // Signals are handled from the first moment: one that arrives during start-up stops oma
+      // cleanly as soon as it has started (so the data directory lock is always released).
+      let oma: RunningOma | undefined;
+      let stopRequested: string | undefined;
+      const stop = async (signal: string) => {
+        console.error(`oma: ${signal}, shutting down`);
+        await oma!.stop();
+        process.exit(0);
+      };
+      const onSignal = (signal: string) => {
+        if (stopRequested) {
+          console.error(`oma: ${signal} again, exiting now`);
+          process.exit(130);
+        }
+        stopRequested = signal;
+        if (oma) void stop(signal);
+      };
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      process.on('SIGINT', () => onSignal('SIGINT'));
+
+      if (!config.databaseUrl) console.error(`oma: opening embedded PGlite in ${config.dataDir} (a first start takes a few seconds)`);
+      oma = await startOma(config, logger);
       console.log(`oma listening on ${oma.url}`);
       console.log(`database: ${oma.db.description}`);
       console.log(`sandbox provider: ${config.sandbox}`);
       console.log(config.apiKey ? 'API key: OMA_API_KEY (workspace default, admin)' : 'API key: none seeded (set OMA_API_KEY, or run `oma keys create`)');
-
-      let signals = 0;
-      const shutdown = async (signal: string) => {
-        if (++signals > 1) {
-          console.error(`oma: ${signal} again, exiting now`);
-          process.exit(130);
-        }
-        console.error(`oma: ${signal}, shutting down`);
-        await oma.stop();
-        process.exit(0);
-      };
-      process.on('SIGTERM', () => void shutdown('SIGTERM'));
-      process.on('SIGINT', () => void shutdown('SIGINT'));
+      if (stopRequested) await stop(stopRequested);
     });
 }

@@ -54,7 +54,12 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   // An idle client that loses its connection emits here; without a handler the process would crash.
   pool.on('error', () => {});
   try {
-    if (schema !== 'public') await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    if (schema !== 'public') {
+      // IF NOT EXISTS is not safe against a concurrent creator: losing that race is fine too.
+      await pool.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((error: { code?: string }) => {
+        if (error.code !== '23505' && error.code !== '42P06') throw error;
+      });
+    }
     await pool.query('SELECT 1');
   } catch (error) {
     await pool.end().catch(() => {});

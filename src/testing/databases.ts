@@ -73,3 +73,45 @@ export function freshPostgres(): TestPostgres {
     },
   };
 }
+
+export interface TestDatabase {
+  name: 'PGlite' | 'PostgreSQL';
+  /** Why this database's tests are skipped, or false. */
+  skip: string | false;
+  /** A fresh, migrated database, and how to throw it away. */
+  create(): Promise<{ db: Db; dispose(): Promise<void> }>;
+}
+
+/** Storage tests run on both: `for (const database of testDatabases) describe(database.name, { skip: database.skip }, …)`. */
+export const testDatabases: TestDatabase[] = [
+  {
+    name: 'PGlite',
+    skip: false,
+    async create() {
+      const dir = await freshPgliteDir();
+      const db = await openDb({ dataDir: dir });
+      return {
+        db,
+        async dispose() {
+          await db.close();
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    skip: skipPostgres,
+    async create() {
+      const pg = freshPostgres();
+      const db = await pg.open();
+      return {
+        db,
+        async dispose() {
+          await db.close();
+          await pg.drop();
+        },
+      };
+    },
+  },
+];
