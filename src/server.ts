@@ -1,5 +1,7 @@
 import { createAdaptorServer } from '@hono/node-server';
+import { rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './api/app.ts';
@@ -8,6 +10,9 @@ import type { Config } from './config.ts';
 import { openDb } from './db/index.ts';
 import type { Db } from './db/interface.ts';
 import { openSessionLog, type SessionLog } from './session/index.ts';
+
+/** In a PGlite data directory: `{pid, url}` of the server holding it. */
+export const SERVER_FILE = 'server.json';
 
 export interface RunningOma {
   /** `http://host:port`, with the port actually bound (useful with port 0). */
@@ -40,9 +45,13 @@ export async function startOma(config: Config, logger?: Logger): Promise<Running
     const { port } = server.address() as AddressInfo;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const log = sessionLog;
+    const url = `http://${host}:${port}`;
+    // Tell other oma commands on this PGlite directory (which they may not open) where to find us.
+    const serverFile = db.kind === 'pglite' ? join(config.dataDir, SERVER_FILE) : undefined;
+    if (serverFile) writeFileSync(serverFile, JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
     let stopping: Promise<void> | undefined;
     return {
-      url: `http://${host}:${port}`,
+      url,
       db,
       sessionLog: log,
       stop(graceMs = 10_000) {
@@ -54,6 +63,7 @@ export async function startOma(config: Config, logger?: Logger): Promise<Running
           await log.close(); // ends every subscription, so streams finish on their own
           await closed;
           clearTimeout(cut);
+          if (serverFile) rmSync(serverFile, { force: true });
           await db.close();
         })();
         return stopping;

@@ -1,14 +1,18 @@
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createKey, listKeys, revokeKey, type ApiKeyInfo, type CreatedKey } from '../auth/keys.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { openDb } from '../db/index.ts';
 import { isOmaError, OmaError } from '../errors.ts';
+import { SERVER_FILE } from '../server.ts';
 
 /**
  * `oma keys …`. Works on the database directly when it can: always with PostgreSQL, and with PGlite
  * when no server holds the directory. When a running `oma serve` holds the PGlite directory (a second
  * opener would corrupt it), the same operations go through that server's admin routes instead,
- * authenticated with `OMA_API_KEY` and found at `OMA_URL`, else `http://HOST:PORT`.
+ * authenticated with `OMA_API_KEY` (else the key `scripts/run.sh` keeps in the data directory) and
+ * found at `OMA_URL`, else where the server says it listens, else `http://HOST:PORT`.
  */
 interface KeyOperations {
   create(options: { workspace: string; name?: string; admin?: boolean }): Promise<CreatedKey>;
@@ -35,9 +39,32 @@ async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<
   }
 }
 
+/** The server holding the directory, from what it wrote there; OMA_URL and HOST/PORT override it. */
+function serverUrl(config: Config, holderPid: unknown): string {
+  if (process.env.OMA_URL) return process.env.OMA_URL.replace(/\/$/, '');
+  try {
+    const written = JSON.parse(readFileSync(join(config.dataDir, SERVER_FILE), 'utf8')) as { pid: number; url: string };
+    if (written.pid === holderPid && !process.env.PORT && !process.env.HOST) return written.url;
+  } catch {
+    // not written (yet): fall back to HOST/PORT
+  }
+  return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+}
+
+/** OMA_API_KEY, else the key `scripts/run.sh` generated into the data directory. */
+function adminKey(config: Config): string | undefined {
+  if (config.apiKey) return config.apiKey;
+  try {
+    return readFileSync(join(config.dataDir, 'api-key'), 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function viaServer(config: Config, locked: OmaError): KeyOperations {
-  const base = process.env.OMA_URL || `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-  if (!config.apiKey) {
+  const base = serverUrl(config, locked.details?.pid);
+  const apiKey = adminKey(config);
+  if (!apiKey) {
     throw new OmaError('unauthenticated', `${locked.message}\nTo manage keys through that server, set OMA_API_KEY to an admin key (and OMA_URL if it is not at ${base}).`);
   }
   const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
@@ -45,7 +72,7 @@ function viaServer(config: Config, locked: OmaError): KeyOperations {
     try {
       response = await fetch(`${base}/oma/v1${path}`, {
         method,
-        headers: { authorization: `Bearer ${config.apiKey}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {

@@ -21,7 +21,7 @@ Environment:
   OMA_DATA_DIR        PGlite directory (default ./.oma)
   OMA_API_KEY         seeds an admin API key of workspace "default"
   OMA_SANDBOX         bubblewrap (default) or process (development only)
-  OMA_URL             where \`oma keys\` finds a running server (default http://HOST:PORT)`,
+  OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)`,
   );
 
 registerServeCommand(program);

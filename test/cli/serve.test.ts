@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -128,7 +128,8 @@ describe('oma keys', () => {
   it('while a server holds the PGlite directory: goes through the server with OMA_API_KEY, never opening the directory', async () => {
     const dir = await dataDir();
     const run = await serve({ OMA_DATA_DIR: dir, OMA_API_KEY: ADMIN_KEY });
-    const env = { OMA_DATA_DIR: dir, OMA_URL: run.url };
+    // No OMA_URL: the server on its random port is found through what it wrote in the directory.
+    const env = { OMA_DATA_DIR: dir };
     const refused = await runOmaToEnd(['keys', 'list'], env);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /in use by another oma process/);
@@ -142,9 +143,18 @@ describe('oma keys', () => {
     const revoked = await runOmaToEnd(['keys', 'revoke', id], { ...env, OMA_API_KEY: ADMIN_KEY });
     assert.equal(revoked.code, 0, revoked.stderr);
     await assert.rejects(client.get('/v1/x'), Anthropic.AuthenticationError);
+    writeFileSync(join(dir, 'api-key'), `${ADMIN_KEY}\n`); // what scripts/run.sh leaves there
+    const listed = await runOmaToEnd(['keys', 'list', '--json'], { ...env, OMA_URL: run.url });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { data: { workspace: string }[] }).data.map((key) => key.workspace),
+      ['default', 'ops'],
+      'OMA_URL and the key file in the data directory work too',
+    );
     assert.equal(run.child.exitCode, null, 'the server kept running throughout');
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 0);
+    assert.equal(existsSync(join(dir, 'server.json')), false, 'the address file goes with the server');
   });
 
   it('with PostgreSQL: keys go straight to the shared database while a server runs', { skip: skipPostgres }, async () => {
