@@ -394,6 +394,12 @@ function table(): string {
   return lines.join('\n');
 }
 
+/** 1, 5 and 15 minute load averages. */
+const loadAverage = () =>
+  loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+
 export async function main(): Promise<void> {
   const url = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const cpuList = cpus();
@@ -402,9 +408,7 @@ export async function main(): Promise<void> {
     `${process.platform}/${process.arch}`,
     `${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}`,
     // Other work on the machine skews every number here: say how busy it was.
-    `load average ${loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' ')}`,
+    `load average ${loadAverage()}`,
     `started ${new Date().toISOString()}`,
   ];
   console.log(`Environment: ${context.join(', ')}`);
@@ -435,6 +439,7 @@ export async function main(): Promise<void> {
       `delivery over ${DELIVERY_EVENTS} appends ${DELIVERY_GAP_MS} ms apart.`,
   );
   for (const note of notes) console.log(note);
+  console.log(`Load average at the end: ${loadAverage()} (this run's own load included).`);
   console.log();
   console.log(table());
 }

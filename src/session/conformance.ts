@@ -153,6 +153,32 @@ export function describeSessionLogConformance(harness: SessionLogHarness) {
       assert.equal(Math.max(...results), 50);
     });
 
+    test('concurrent appends to many sessions each get their own outcome', async () => {
+      const ids = Array.from({ length: 30 }, session);
+      await Promise.all(ids.slice(0, 20).map((id) => log.append(id, [text(0)], { fence: 2 })));
+      const taken = newId('sevt');
+      await log.append(session(), [{ id: taken, type: 'x' }]);
+      // Sessions 0-19 exist at seq 1 (fence 2), 20-29 are new. Every fourth append is meant to fail.
+      const outcomes = await Promise.allSettled(
+        ids.map((id, i) => {
+          if (i === 3) return log.append(id, [text(1)], { expectedSeq: 0 }); // stale seq
+          if (i === 7) return log.append(id, [text(1)], { fence: 1 }); // stale fence
+          if (i === 11) return log.append(id, [text(1), { id: taken, type: 'x' }]); // repeated id
+          if (i === 23) return log.append(id, [text(1)], { expectedSeq: 5 }); // new session is at 0
+          return log.append(id, [text(1), text(2)], i < 20 ? { expectedSeq: 1, fence: 2 } : { expectedSeq: 0 });
+        }),
+      );
+      const codes = outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as { code: string }).code));
+      assert.deepEqual(
+        codes,
+        ids.map((_, i) => ({ 3: 'stale_seq', 7: 'stale_fence', 11: 'conflict', 23: 'stale_seq' })[i] ?? (i < 20 ? 3 : 2)),
+      );
+      for (const [i, id] of ids.entries()) {
+        const expected = [3, 7, 11].includes(i) ? [1] : i === 23 ? [] : i < 20 ? [1, 2, 3] : [1, 2];
+        assert.deepEqual(seqs(await log.read(id)), expected, `session ${i}`);
+      }
+    });
+
     test('a stale fence is rejected and a newer one locks the old writer out', async () => {
       const id = session();
       assert.equal(await log.append(id, [text(1)], { fence: 1 }), 1);

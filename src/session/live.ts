@@ -44,9 +44,9 @@ class Tap {
   }
 
   /** The next batch of broadcast events; waits for one. */
-  async next(signal: AbortSignal | undefined): Promise<Batch> {
+  async next(): Promise<Batch> {
     for (;;) {
-      if (this.ended || signal?.aborted) return 'end';
+      if (this.ended) return 'end';
       if (this.overflowed) {
         this.overflowed = false;
         return 'overflow';
@@ -56,14 +56,7 @@ class Tap {
         this.buffer = [];
         return batch;
       }
-      await new Promise<void>((resolve) => {
-        const onAbort = () => resolve();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.wake = () => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-      });
+      await new Promise<void>((resolve) => (this.wake = resolve));
       this.wake = undefined;
     }
   }
@@ -87,6 +80,11 @@ export class Broadcaster {
   /** Session ids that have at least one local subscriber. */
   sessions(): string[] {
     return [...this.channels.keys()];
+  }
+
+  /** Whether the session has local subscribers (if not, publishing is a no-op and may be skipped). */
+  has(sessionId: string): boolean {
+    return this.channels.has(sessionId);
   }
 
   /** Broadcast events just appended in this process (any order; subscribers sort it out). */
@@ -130,6 +128,9 @@ export class Broadcaster {
     if (this.closed || signal?.aborted) return;
     // Attach before the first read, so that nothing appended in between is missed.
     const tap = this.attach(sessionId, afterSeq);
+    // One abort listener per subscription (not per wait: with many subscribers that cost dominates).
+    const onAbort = () => tap.end();
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       let cursor = afterSeq;
       let mustRead = true;
@@ -143,7 +144,7 @@ export class Broadcaster {
           }
           mustRead = page.length === READ_PAGE;
         }
-        const batch = await tap.next(signal);
+        const batch = await tap.next();
         if (batch === 'end') return;
         if (batch === 'overflow') {
           mustRead = true;
@@ -161,6 +162,7 @@ export class Broadcaster {
         }
       }
     } finally {
+      signal?.removeEventListener('abort', onAbort);
       tap.detach();
     }
   }
