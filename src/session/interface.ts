@@ -73,7 +73,9 @@ export interface SubscribeOptions {
 export interface SessionLog {
   /**
    * Append `events` (at least one) to the end of the session's log; the session's log starts on its
-   * first append. Resolves to the seq of the last event appended, once it is durable. Rejects with
+   * first append. Resolves to the seq of the last event appended, once it is committed: on
+   * PostgreSQL flushed to disk; on embedded PGlite (which runs with fsync off) safe from a crash of
+   * the oma process but not from a power loss. Rejects with
    * `OmaError` `stale_seq` / `stale_fence` as described in `AppendOptions`, with nothing written.
    */
   append(sessionId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<number>;
