@@ -36,7 +36,7 @@ const client = new Anthropic({ baseURL: 'http://oma.test', apiKey: 'k', maxRetri
 
 describe('errors', () => {
   for (const [code, want] of Object.entries(expected)) {
-    it(`${code} → ${want.status} ${want.type}`, async () => {
+    it(`[HTTP-11] ${code} → ${want.status} ${want.type}`, async () => {
       const response = await app.request(`/throw/${code}`);
       const requestId = response.headers.get('request-id');
       assert.match(requestId ?? '', /^req_/);
@@ -55,7 +55,7 @@ describe('errors', () => {
     });
   }
 
-  it('a deterministic 409 is not retried by the SDK (x-should-retry: false)', async () => {
+  it('[HTTP-12] a deterministic 409 is not retried by the SDK (x-should-retry: false)', async () => {
     let calls = 0;
     const counting = new Anthropic({
       baseURL: 'http://oma.test',
@@ -74,7 +74,7 @@ describe('errors', () => {
     assert.equal(calls, 1);
   });
 
-  it('an unexpected exception is a 500 api_error that does not leak its message', async () => {
+  it('[HTTP-13] an unexpected exception is a 500 api_error that does not leak its message', async () => {
     const response = await app.request('/crash');
     assert.equal(response.status, 500);
     const body = JSON.stringify(await response.json());

@@ -1,24 +1,21 @@
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { Logger } from 'pino';
-import type { Db } from '../db/interface.ts';
+import { agentRoutes } from '../agents/routes.ts';
+import { environmentRoutes } from '../environments/routes.ts';
 import { OmaError } from '../errors.ts';
+import { fileRoutes } from '../files/routes.ts';
+import { sessionRoutes } from '../sessions/routes.ts';
 import { adminRoutes } from './admin.ts';
 import { authenticateRequest } from './auth.ts';
+import { requireBeta } from './beta.ts';
+import type { ApiDeps } from './deps.ts';
 import { errorResponse, requestIds, type AppEnv } from './http.ts';
-
-export interface AppDependencies {
-  db: Db;
-  /** Largest accepted request body, in bytes. */
-  maxBodyBytes: number;
-  logger?: Logger;
-}
 
 /**
  * The HTTP surface: every response carries a `request-id`, every failure is an Anthropic-style error
  * body, and everything under `/v1/` and `/oma/` needs an API key.
  */
-export function createApp(deps: AppDependencies): Hono<AppEnv> {
+export function createApp(deps: ApiDeps): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use(requestIds(deps.logger));
@@ -51,6 +48,14 @@ export function createApp(deps: AppDependencies): Hono<AppEnv> {
   app.use('/v1/*', authenticateRequest(deps.db));
   app.use('/oma/*', authenticateRequest(deps.db));
   app.route('/oma/v1', adminRoutes(deps.db));
+
+  // The Managed Agents surface (spec/api-core.md). Files are a general beta: the SDK sends no
+  // managed-agents beta header there.
+  for (const prefix of ['/v1/agents/*', '/v1/environments/*', '/v1/sessions/*']) app.use(prefix, requireBeta());
+  app.route('/v1/agents', agentRoutes(deps));
+  app.route('/v1/environments', environmentRoutes(deps));
+  app.route('/v1/sessions', sessionRoutes(deps));
+  app.route('/v1/files', fileRoutes(deps));
 
   return app;
 }

@@ -25,14 +25,14 @@ function assertErrorBody(body: unknown, type: string, requestId: string | null) 
 }
 
 describe('health and request ids', () => {
-  it('GET /healthz answers 200 without a key', async () => {
+  it('[HTTP-1] GET /healthz answers 200 without a key', async () => {
     const response = await fetch(`${oma.url}/healthz`);
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { status: 'ok' });
     assert.match(response.headers.get('request-id') ?? '', /^req_[1-9A-HJ-NP-Za-km-z]{22}$/);
   });
 
-  it('every response, success or error, carries a distinct request-id', async () => {
+  it('[HTTP-2] every response, success or error, carries a distinct request-id', async () => {
     const responses = await Promise.all([
       fetch(`${oma.url}/healthz`),
       fetch(`${oma.url}/v1/agents`),
@@ -46,14 +46,14 @@ describe('health and request ids', () => {
 });
 
 describe('authentication', () => {
-  it('no key: 401 authentication_error with a JSON content-type', async () => {
+  it('[HTTP-3] no key: 401 authentication_error with a JSON content-type', async () => {
     const response = await fetch(`${oma.url}/v1/agents`);
     assert.equal(response.status, 401);
     assert.match(response.headers.get('content-type') ?? '', /application\/json/);
     assertErrorBody(await response.json(), 'authentication_error', response.headers.get('request-id'));
   });
 
-  it('a wrong key: the SDK raises AuthenticationError with the request id', async () => {
+  it('[HTTP-3] a wrong key: the SDK raises AuthenticationError with the request id', async () => {
     await assert.rejects(sdk('sk-oma-wrong').get('/v1/agents'), (error: unknown) => {
       assert.ok(error instanceof Anthropic.AuthenticationError);
       assert.equal(error.status, 401);
@@ -63,7 +63,7 @@ describe('authentication', () => {
     });
   });
 
-  it('SDK 1.x (Authorization: Bearer) and 0.x (x-api-key) styles both authenticate; any anthropic-version is accepted', async () => {
+  it('[HTTP-4] SDK 1.x (Authorization: Bearer) and 0.x (x-api-key) styles both authenticate; any anthropic-version is accepted', async () => {
     for (const headers of <Record<string, string>[]>[
       { authorization: `Bearer ${TEST_API_KEY}`, 'anthropic-version': '2026-10-21' },
       { 'x-api-key': TEST_API_KEY, 'anthropic-version': '2023-06-01' },
@@ -76,19 +76,19 @@ describe('authentication', () => {
     assert.ok(list.data.length >= 1, 'the SDK itself authenticates with Bearer');
   });
 
-  it('a key works at once after creation and stops at once after revocation', async () => {
+  it('[HTTP-5] a key works at once after creation and stops at once after revocation', async () => {
     const created = await oma.client.post<{ id: string; key: string; workspace: string }>('/oma/v1/keys', {
       body: { workspace: 'acme', name: 'ci' },
     });
     assert.equal(created.workspace, 'acme');
     assert.match(created.key, /^sk-oma-/);
     const acme = sdk(created.key);
-    await assert.rejects(acme.get('/v1/agents'), Anthropic.NotFoundError, 'authenticated: an unknown route is a 404, not a 401');
+    await assert.rejects(acme.get('/v1/no-such-route'), Anthropic.NotFoundError, 'authenticated: an unknown route is a 404, not a 401');
     await oma.client.post(`/oma/v1/keys/${created.id}/revoke`);
-    await assert.rejects(acme.get('/v1/agents'), Anthropic.AuthenticationError);
+    await assert.rejects(acme.get('/v1/no-such-route'), Anthropic.AuthenticationError);
   });
 
-  it('admin routes need an admin key: 403 permission_error', async () => {
+  it('[HTTP-14] admin routes need an admin key: 403 permission_error', async () => {
     const member = await oma.client.post<{ key: string }>('/oma/v1/keys', { body: { workspace: 'acme' } });
     await assert.rejects(sdk(member.key).get('/oma/v1/keys'), (error: unknown) => {
       assert.ok(error instanceof Anthropic.PermissionDeniedError);
@@ -99,7 +99,7 @@ describe('authentication', () => {
 });
 
 describe('errors', () => {
-  it('an unknown route is a 404 not_found_error in the Anthropic shape', async () => {
+  it('[HTTP-6] an unknown route is a 404 not_found_error in the Anthropic shape', async () => {
     await assert.rejects(oma.client.get('/v1/no-such-thing'), (error: unknown) => {
       assert.ok(error instanceof Anthropic.NotFoundError);
       assertErrorBody(error.error, 'not_found_error', error.requestID ?? null);
@@ -110,7 +110,7 @@ describe('errors', () => {
     assertErrorBody(await response.json(), 'not_found_error', response.headers.get('request-id'));
   });
 
-  it('malformed JSON is a 400 that says so, and nothing is written', async () => {
+  it('[HTTP-7] malformed JSON is a 400 that says so, and nothing is written', async () => {
     const before = (await listKeys(oma.db)).length;
     const response = await fetch(`${oma.url}/oma/v1/keys`, {
       method: 'POST',
@@ -124,7 +124,7 @@ describe('errors', () => {
     assert.equal((await listKeys(oma.db)).length, before);
   });
 
-  it('wrong types and unknown fields are a 400 naming the field, and nothing is written', async () => {
+  it('[HTTP-8] wrong types and unknown fields are a 400 naming the field, and nothing is written', async () => {
     const before = (await listKeys(oma.db)).length;
     for (const [body, field] of [
       [{ workspace: 42 }, 'workspace'],
@@ -142,7 +142,7 @@ describe('errors', () => {
     assert.equal((await listKeys(oma.db)).length, before);
   });
 
-  it('a body over the limit is a 413 request_too_large, and nothing is written', async () => {
+  it('[HTTP-9] a body over the limit is a 413 request_too_large, and nothing is written', async () => {
     const before = (await listKeys(oma.db)).length;
     await assert.rejects(oma.client.post('/oma/v1/keys', { body: { workspace: 'acme', name: 'x'.repeat(MAX_BODY) } }), (error: unknown) => {
       assert.ok(error instanceof Anthropic.ContentTooLargeError, String(error));
@@ -167,7 +167,7 @@ describe('errors', () => {
     assert.equal((await listKeys(oma.db)).length, before);
   });
 
-  it('a body-less POST is accepted (state-change verbs are sent without a body)', async () => {
+  it('[HTTP-10] a body-less POST is accepted (state-change verbs are sent without a body)', async () => {
     const created = await oma.client.post<{ id: string }>('/oma/v1/keys', { body: { workspace: 'bodyless' } });
     const response = await fetch(`${oma.url}/oma/v1/keys/${created.id}/revoke`, { method: 'POST', headers: { 'x-api-key': TEST_API_KEY } });
     assert.equal(response.status, 200);

@@ -1,0 +1,8 @@
+import { Hono } from 'hono';
+import type { ApiDeps } from '../api/deps.ts';
+import type { AppEnv } from '../api/http.ts';
+
+/** `/v1/agents` routes. Not served yet: see the API issue. */
+export function agentRoutes(_deps: ApiDeps): Hono<AppEnv> {
+  return new Hono<AppEnv>();
+}

@@ -1,0 +1,2 @@
+-- reserved for the API issue; replaced by the tables of this area
+SELECT 1;
