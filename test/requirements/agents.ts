@@ -1,0 +1,2 @@
+/** Agents requirements (spec api-core.md). Tests cite the id in their name: `[ID] …`. */
+export const agentsRequirements: Record<string, string> = {};

@@ -1,0 +1,2 @@
+/** Environments requirements (spec api-core.md). Tests cite the id in their name: `[ID] …`. */
+export const environmentsRequirements: Record<string, string> = {};

@@ -1,0 +1,2 @@
+/** Events requirements (spec api-core.md). Tests cite the id in their name: `[ID] …`. */
+export const eventsRequirements: Record<string, string> = {};
