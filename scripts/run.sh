@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, then runs oma on embedded PGlite (./.oma) with bubblewrap sandboxes.
+# Installs what is missing, then runs oma on embedded PGlite (./.oma) with bubblewrap sandboxes, and
+# once it is up, an offline demo against it with the official SDK (examples/quickstart.ts).
 # No Anthropic key needed. An API key for the SDK is generated on first run and kept in .oma/api-key.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +15,22 @@ if [ -z "${OMA_API_KEY:-}" ] && [ -z "${DATABASE_URL:-}" ]; then
   export OMA_API_KEY
   echo "API key for this server (also in $dir/api-key): $OMA_API_KEY" >&2
 fi
-exec node bin/oma.js serve "$@"
+export OMA_URL="${OMA_URL:-http://${HOST:-127.0.0.1}:${PORT:-8080}}"
+
+node bin/oma.js serve "$@" &
+server=$!
+trap 'kill -TERM "$server" 2>/dev/null; wait "$server"' INT TERM
+node -e '
+  const url = process.env.OMA_URL + "/healthz";
+  const deadline = Date.now() + 120000;
+  (async () => {
+    for (;;) {
+      try { if ((await fetch(url)).ok) return; } catch {}
+      if (Date.now() > deadline) { console.error("oma did not come up at " + url); process.exit(1); }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+' && echo "--- demo: examples/quickstart.ts against $OMA_URL ---" >&2 \
+  && node --import tsx examples/quickstart.ts \
+  && echo "--- demo done; oma keeps running (Ctrl-C stops it) ---" >&2
+wait "$server"

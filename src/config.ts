@@ -15,6 +15,8 @@ export interface Config {
   sandbox: 'bubblewrap' | 'process';
   /** Largest accepted request body. */
   maxBodyBytes: number;
+  /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
+  rateLimits: { createPerMinute: number; readPerMinute: number };
   logLevel: string;
 }
 
@@ -41,6 +43,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     apiKey: env.OMA_API_KEY || undefined,
     sandbox,
     maxBodyBytes: integer('OMA_MAX_BODY_BYTES', env.OMA_MAX_BODY_BYTES, 32 * 1024 * 1024, 1024, 1024 ** 3),
+    rateLimits: {
+      createPerMinute: integer('OMA_RATE_LIMIT_CREATE', env.OMA_RATE_LIMIT_CREATE, 600, 0, 1e9),
+      readPerMinute: integer('OMA_RATE_LIMIT_READ', env.OMA_RATE_LIMIT_READ, 6000, 0, 1e9),
+    },
     logLevel: env.OMA_LOG_LEVEL || 'info',
     ...overrides,
   };

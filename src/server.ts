@@ -33,7 +33,7 @@ export async function startOma(config: Config, logger?: Logger): Promise<Running
       if (seeded.revoked_at) logger?.warn({ keyId: seeded.id }, 'OMA_API_KEY was revoked and stays revoked; set a new one');
     }
     sessionLog = await openSessionLog(db);
-    const app = createApp({ db, sessionLog, maxBodyBytes: config.maxBodyBytes, blobDir: join(config.dataDir, 'blobs'), logger });
+    const app = createApp({ db, sessionLog, maxBodyBytes: config.maxBodyBytes, rateLimits: config.rateLimits, logger });
     const server = createAdaptorServer({ fetch: app.fetch, hostname: config.host }) as Server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,9 +1,13 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { createKey, listKeys, revokeKey } from '../auth/keys.ts';
+import { createKey, listKeys, revokeKey, setWorkspaceLimits } from '../auth/keys.ts';
+import type { RateLimiter } from './rate-limit.ts';
 import type { Db } from '../db/interface.ts';
 import { OmaError } from '../errors.ts';
 import { jsonBody, type AppEnv } from './http.ts';
+
+const perMinute = z.number().int().min(0).nullable().optional();
+const WorkspaceLimitsBody = z.strictObject({ create_per_minute: perMinute, read_per_minute: perMinute });
 
 const CreateKeyBody = z.strictObject({
   workspace: z.string().optional(),
@@ -16,7 +20,7 @@ const CreateKeyBody = z.strictObject({
  * keys (the operator's `OMA_API_KEY`, or keys created with `--admin`) may use them. `oma keys …`
  * calls these when a running server holds the embedded database.
  */
-export function adminRoutes(db: Db): Hono<AppEnv> {
+export function adminRoutes(db: Db, limiter: RateLimiter): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.use(async (c, next) => {
     if (!c.get('principal').admin) throw new OmaError('permission_denied', 'this route needs an admin API key');
@@ -25,5 +29,11 @@ export function adminRoutes(db: Db): Hono<AppEnv> {
   routes.post('/keys', async (c) => c.json(await createKey(db, await jsonBody(c, CreateKeyBody))));
   routes.get('/keys', async (c) => c.json({ data: await listKeys(db, { workspace: c.req.query('workspace') }) }));
   routes.post('/keys/:id/revoke', async (c) => c.json(await revokeKey(db, c.req.param('id'))));
+  routes.post('/workspaces/:name/limits', async (c) => {
+    const body = await jsonBody(c, WorkspaceLimitsBody);
+    const workspace = await setWorkspaceLimits(db, c.req.param('name'), body);
+    limiter.invalidate(workspace.id);
+    return c.json(workspace);
+  });
   return routes;
 }

@@ -7,6 +7,7 @@ import { fileRoutes } from '../files/routes.ts';
 import { sessionRoutes } from '../sessions/routes.ts';
 import { adminRoutes } from './admin.ts';
 import { authenticateRequest } from './auth.ts';
+import { rateLimit, RateLimiter } from './rate-limit.ts';
 import { requireBeta } from './beta.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorResponse, requestIds, type AppEnv } from './http.ts';
@@ -28,13 +29,16 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   app.notFound((c) => errorResponse(c, new OmaError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
 
-  app.use(
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: (c) =>
-        errorResponse(c as never, new OmaError('request_too_large', `request body is larger than the limit of ${deps.maxBodyBytes} bytes`)),
-    }),
-  );
+  // File uploads have their own, larger limit (OMA_MAX_FILE_BYTES), enforced while streaming.
+  const globalLimit = bodyLimit({
+    maxSize: deps.maxBodyBytes,
+    // The unread rest of the body would poison a kept-alive connection: close it.
+    onError: (c) => {
+      c.header('connection', 'close');
+      return errorResponse(c as never, new OmaError('request_too_large', `request body is larger than the limit of ${deps.maxBodyBytes} bytes`));
+    },
+  });
+  app.use((c, next) => (c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : globalLimit(c, next)));
 
   app.get('/healthz', async (c) => {
     try {
@@ -45,9 +49,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
     return c.json({ status: 'ok' });
   });
 
-  app.use('/v1/*', authenticateRequest(deps.db));
+  const limiter = new RateLimiter(deps.db, deps.rateLimits);
+  app.use('/v1/*', authenticateRequest(deps.db), rateLimit(limiter));
   app.use('/oma/*', authenticateRequest(deps.db));
-  app.route('/oma/v1', adminRoutes(deps.db));
+  app.route('/oma/v1', adminRoutes(deps.db, limiter));
 
   // The Managed Agents surface (spec/api-core.md). Files are a general beta: the SDK sends no
   // managed-agents beta header there.

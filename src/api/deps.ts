@@ -8,7 +8,7 @@ export interface ApiDeps {
   sessionLog: SessionLog;
   /** Largest accepted request body, in bytes. */
   maxBodyBytes: number;
-  /** Directory for blobs (uploaded files); under the data dir by default. */
-  blobDir: string;
+  /** Default per-workspace request limits per minute (0 = unlimited). */
+  rateLimits: { createPerMinute: number; readPerMinute: number };
   logger?: Logger;
 }

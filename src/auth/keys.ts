@@ -140,3 +140,29 @@ export async function authenticate(db: Queryable, key: string): Promise<Principa
   const row = rows[0];
   return row ? { workspaceId: row.workspace_id, keyId: row.id, admin: row.admin } : undefined;
 }
+
+export interface WorkspaceLimits {
+  id: string;
+  name: string;
+  /** Requests per minute; null = the server default, 0 = unlimited. */
+  create_per_minute: number | null;
+  read_per_minute: number | null;
+}
+
+/** Set a workspace's request limits (created if missing). An omitted limit is kept; null resets it. */
+export async function setWorkspaceLimits(
+  db: Queryable,
+  name: string,
+  limits: { create_per_minute?: number | null; read_per_minute?: number | null },
+): Promise<WorkspaceLimits> {
+  const workspace = await ensureWorkspace(db, name);
+  const { rows } = await db.query<WorkspaceLimits>(
+    `UPDATE workspaces SET
+       rate_limit_create_per_minute = CASE WHEN $2 THEN $3::integer ELSE rate_limit_create_per_minute END,
+       rate_limit_read_per_minute = CASE WHEN $4 THEN $5::integer ELSE rate_limit_read_per_minute END
+     WHERE id = $1
+     RETURNING id, name, rate_limit_create_per_minute AS create_per_minute, rate_limit_read_per_minute AS read_per_minute`,
+    [workspace.id, limits.create_per_minute !== undefined, limits.create_per_minute ?? null, limits.read_per_minute !== undefined, limits.read_per_minute ?? null],
+  );
+  return rows[0]!;
+}

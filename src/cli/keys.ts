@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createKey, listKeys, revokeKey, type ApiKeyInfo, type CreatedKey } from '../auth/keys.ts';
+import { createKey, listKeys, revokeKey, setWorkspaceLimits, type ApiKeyInfo, type CreatedKey, type WorkspaceLimits } from '../auth/keys.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { openDb } from '../db/index.ts';
 import { isOmaError, OmaError } from '../errors.ts';
@@ -18,6 +18,7 @@ interface KeyOperations {
   create(options: { workspace: string; name?: string; admin?: boolean }): Promise<CreatedKey>;
   list(options: { workspace?: string }): Promise<ApiKeyInfo[]>;
   revoke(id: string): Promise<ApiKeyInfo>;
+  limits(workspace: string, limits: { create_per_minute?: number | null; read_per_minute?: number | null }): Promise<WorkspaceLimits>;
 }
 
 async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<T>): Promise<T> {
@@ -33,6 +34,7 @@ async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<
       create: (options) => createKey(db, options),
       list: (options) => listKeys(db, options),
       revoke: (id) => revokeKey(db, id),
+      limits: (workspace, limits) => setWorkspaceLimits(db, workspace, limits),
     });
   } finally {
     await db.close();
@@ -87,6 +89,7 @@ function viaServer(config: Config, locked: OmaError): KeyOperations {
     list: async (options) =>
       (await call<{ data: ApiKeyInfo[] }>('GET', `/keys${options.workspace ? `?workspace=${encodeURIComponent(options.workspace)}` : ''}`)).data,
     revoke: (id) => call('POST', `/keys/${encodeURIComponent(id)}/revoke`),
+    limits: (workspace, limits) => call('POST', `/workspaces/${encodeURIComponent(workspace)}/limits`, limits),
   };
 }
 
@@ -132,5 +135,28 @@ export function registerKeyCommands(program: Command) {
     .action(async (id: string) => {
       const revoked = await withKeys(loadConfig(), (ops) => ops.revoke(id));
       console.log(`revoked ${revoked.id} (${revoked.workspace}/${revoked.name})`);
+    });
+}
+
+function perMinute(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'default') return null;
+  if (!/^\d+$/.test(value)) throw new OmaError('invalid_request', `a limit is a whole number of requests per minute, 0 (unlimited) or "default", not ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+export function registerWorkspaceCommands(program: Command) {
+  const workspaces = program.command('workspaces').description('manage workspaces');
+  workspaces
+    .command('limits')
+    .description('set a workspace\'s request rate limits (per minute; 0 = unlimited, "default" = the server default)')
+    .argument('<workspace>', 'workspace name')
+    .option('--create <n>', 'create requests (POST, DELETE) per minute')
+    .option('--read <n>', 'read requests (GET) per minute')
+    .action(async (workspace: string, options: { create?: string; read?: string }) => {
+      const limits = { create_per_minute: perMinute(options.create), read_per_minute: perMinute(options.read) };
+      const result = await withKeys(loadConfig(), (ops) => ops.limits(workspace, limits));
+      const show = (value: number | null) => (value === null ? 'default' : value === 0 ? 'unlimited' : `${value}/min`);
+      console.log(`${result.name}: create ${show(result.create_per_minute)}, read ${show(result.read_per_minute)}`);
     });
 }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isOmaError } from '../errors.ts';
-import { registerKeyCommands } from './keys.ts';
+import { registerKeyCommands, registerWorkspaceCommands } from './keys.ts';
 import { registerServeCommand } from './serve.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,11 +21,14 @@ Environment:
   OMA_DATA_DIR        PGlite directory (default ./.oma)
   OMA_API_KEY         seeds an admin API key of workspace "default"
   OMA_SANDBOX         bubblewrap (default) or process (development only)
+  OMA_RATE_LIMIT_CREATE, OMA_RATE_LIMIT_READ   default per-workspace requests per minute (600, 6000; 0 = unlimited)
+  OMA_MAX_BODY_BYTES, OMA_MAX_EVENT_BYTES, OMA_MAX_FILE_BYTES   size limits (32 MiB, 8 MiB, 100 MiB)
   OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)`,
   );
 
 registerServeCommand(program);
 registerKeyCommands(program);
+registerWorkspaceCommands(program);
 
 program.exitOverride();
 try {

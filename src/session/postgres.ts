@@ -90,6 +90,11 @@ export class PostgresSessionLog implements SessionLog {
     return this.live.subscribe(sessionId, options);
   }
 
+  /** Sessions with at least one open subscription in this process (diagnostics and leak tests). */
+  subscribedSessions(): string[] {
+    return this.live.sessions();
+  }
+
   async close() {
     if (this.closed) return;
     this.closed = true;

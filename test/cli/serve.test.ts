@@ -125,6 +125,18 @@ describe('oma keys', () => {
     await again.exited;
   });
 
+  it('[HTTP-16] oma workspaces limits sets and resets a workspace\'s rate limits', async () => {
+    const dir = await dataDir();
+    const set = await runOmaToEnd(['workspaces', 'limits', 'acme', '--create', '0', '--read', '120'], { OMA_DATA_DIR: dir });
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout.trim(), 'acme: create unlimited, read 120/min');
+    const reset = await runOmaToEnd(['workspaces', 'limits', 'acme', '--read', 'default'], { OMA_DATA_DIR: dir });
+    assert.equal(reset.stdout.trim(), 'acme: create unlimited, read default');
+    const bad = await runOmaToEnd(['workspaces', 'limits', 'acme', '--create', 'lots'], { OMA_DATA_DIR: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /whole number/);
+  });
+
   it('while a server holds the PGlite directory: goes through the server with OMA_API_KEY, never opening the directory', async () => {
     const dir = await dataDir();
     const run = await serve({ OMA_DATA_DIR: dir, OMA_API_KEY: ADMIN_KEY });

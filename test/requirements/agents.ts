@@ -1,2 +1,30 @@
-/** Agents requirements (spec api-core.md). Tests cite the id in their name: `[ID] …`. */
-export const agentsRequirements: Record<string, string> = {};
+/** Agents requirements (spec api-core.md §2; ⚠ = a choice where the spec leaves it open). Tests cite the id in their name: `[AGT-3] …`. */
+export const agentsRequirements: Record<string, string> = {
+  'AGT-1': 'create returns a version-1 Agent: type "agent", id agent_…, every BetaManagedAgentsAgent field present (nullable ones as null), created_at = updated_at in RFC 3339 with ms',
+  'AGT-2': 'a minimal agent resolves defaults: model {id, effort {type:"high"} ⚠, speed "standard"}, description/system null, tools/mcp_servers/skills [], multiagent null, execution_identity service_account, metadata {}',
+  'AGT-3': 'a maximal agent (every field) round-trips exactly in resolved form through create, retrieve, list and versions.list; custom tool input schemas keep their key order',
+  'AGT-4': 'agent_toolset_20260401 resolves: complete default_config (enabled true, always_allow), configs = supplied entries only, in order, type = name, unset fields inherit default_config; a tool given twice is merged, later fields winning ⚠',
+  'AGT-5': 'mcp_toolset resolves: complete default_config (enabled true, always_ask), configs {name, enabled, permission_policy} inheriting it',
+  'AGT-6': 'web_fetch / web_search extras round-trip; url_sources always in object form with unset keys null (shorthand strings accepted); unset optional extras are omitted',
+  'AGT-7': 'model accepts an id string or ModelConfigParams; effort string or object → object form; speed defaults to standard; inference_geo kept when given; any model id is accepted ⚠',
+  'AGT-8': 'skills: version always a string, "latest" when omitted ⚠; custom skill ids are skill_…',
+  'AGT-9': 'execution_identity defaults to service_account, aws_role round-trips, null on update restores the default',
+  'AGT-10': 'retrieve returns the latest version, ?version=N that version; an unknown version → 404; a version < 1 or not an integer → 400',
+  'AGT-11': 'update makes version N+1 (new updated_at, same created_at); omitted fields kept; description/system "" or null clear; tools/mcp_servers/skills replaced whole, null or [] clear; old versions unchanged',
+  'AGT-12': 'update of model is whole-object replacement: omitted effort keeps the stored effort, omitted inference_geo is cleared, omitted speed resets to standard',
+  'AGT-13': 'metadata: at most 16 keys of ≤ 64 chars, values ≤ 512 (400 invalid_metadata); update patches it (string upserts, null deletes, omitted or null field keeps ⚠)',
+  'AGT-14': 'an update that changes nothing returns the current version and makes no new one ⚠',
+  'AGT-15': 'update with version ≠ current → 409 conflict (error_code version_conflict, x-should-retry false, not retried by the SDK), nothing changed; the matching version applies',
+  'AGT-16': 'concurrent updates of one agent make consecutive versions and none is lost',
+  'AGT-17': 'list is a PageCursor {data, next_page}, newest agent first, the latest version of each; default limit 20, limit up to 1000, more → 400',
+  'AGT-18': 'list hides archived agents unless include_archived=true; created_at[gte] / created_at[lte] filter inclusively',
+  'AGT-19': 'versions.list is a PageCursor of full Agent objects, one per version, newest first',
+  'AGT-20': 'archive (body-less POST) sets archived_at; the agent and its versions stay retrievable; archiving again keeps the first archived_at ⚠',
+  'AGT-21': 'an archived agent is read-only: update → 409 conflict with error_code agent_archived, not retried; nothing changes',
+  'AGT-22': "another workspace's agent is a 404 on retrieve, update, archive and versions.list, and is not listed",
+  'AGT-23': 'malformed bodies (missing/wrong-typed fields, unknown keys, bad enum values, lengths) → 400 invalid_request_error naming the field; nothing written',
+  'AGT-24': 'cross-field rules → 400 naming the field: MCP server names unique (≤ 20) and each used by an mcp_toolset, toolsets name listed servers; one agent toolset; custom tool names valid and unique; ≤ 256 tools; allowed/blocked domains exclusive and non-empty; url_sources names valid, not all "none"; ≤ 64 unique skills; nothing written',
+  'AGT-25': 'multiagent coordinator is stored and returned resolved (ids → {type:"agent", id, version}, self → the agent at the version read, advisor kept); references must exist in the workspace, be unarchived, have no multiagent, be distinct',
+  'AGT-26': 'multiagent_20261001 fills defaults (advisor disabled, subagents/workflows enabled with inline agents and []), merges level by level into a stored one on update, null clears; inline disabled needs predefined agents',
+  'AGT-27': 'getAgent(db, workspaceId, id, version?) returns the Agent at that version (latest when omitted); OmaError not_found for an unknown id, another workspace, or a missing version',
+};

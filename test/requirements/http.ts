@@ -14,4 +14,7 @@ export const httpRequirements = {
   'HTTP-12': 'deterministic 409s carry x-should-retry: false so the SDK does not resend them',
   'HTTP-13': 'unexpected failures are 500 api_error without internal detail',
   'HTTP-14': "oma's admin routes need an admin key (403 permission_error otherwise)",
+  'HTTP-15': 'per-workspace rate limits, separately for create (POST/DELETE) and read (GET) requests: over the limit → 429 rate_limit_error with retry-after, which the SDK honours',
+  'HTTP-16': 'rate limits are configurable per workspace (oma workspaces limits / admin route); 0 disables; other workspaces are unaffected',
+  'HTTP-17': 'one event larger than OMA_MAX_EVENT_BYTES → 413 request_too_large naming it; nothing appended',
 } as const;

@@ -1,0 +1,76 @@
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { ApiDeps } from '../api/deps.ts';
+import type { AppEnv } from '../api/http.ts';
+import { Query } from '../api/query.ts';
+import { OmaError } from '../errors.ts';
+import { renderEvent } from './render.ts';
+import { getSessionRow, sessionExists } from './store.ts';
+
+/**
+ * `GET /v1/sessions/{id}/events/stream`: server-sent events exactly as the SDK reads them (spec §5.9).
+ * - Headers go out at once (the SDK's `await stream()` resolves only when they arrive).
+ * - Each message: `event: <payload type>`, `id: <seq>`, one `data:` line of JSON.
+ * - Live by default: only events appended after the connection opened. With `Last-Event-ID: <seq>`,
+ *   every event after that position, then live: a reconnect misses nothing and repeats nothing.
+ * - `event: ping` keep-alives; closes after `session.deleted` or `session.status_terminated`.
+ * - A client that disconnects ends its log subscription at once.
+ */
+
+const DELTA_TYPES = ['agent.message', 'agent.thinking'];
+const TERMINAL_TYPES = new Set(['session.deleted', 'session.status_terminated']);
+
+function keepAliveMs(): number {
+  const value = Number(process.env.OMA_SSE_KEEPALIVE_MS);
+  return Number.isFinite(value) && value > 0 ? value : 15_000;
+}
+
+export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<Response> {
+  const session = await getSessionRow(deps.db, c.get('principal').workspaceId, c.req.param('session_id')!);
+  const query = new Query(c);
+  const deltas = query.list('event_deltas');
+  if (deltas.length > 100) throw new OmaError('invalid_request', 'event_deltas: at most 100 values');
+  for (const delta of deltas) {
+    if (!DELTA_TYPES.includes(delta)) throw new OmaError('invalid_request', `event_deltas: ${JSON.stringify(delta)} is not one of ${DELTA_TYPES.join(', ')}`);
+  }
+  const lastEventId = c.req.header('last-event-id');
+  if (lastEventId !== undefined && !/^\d+$/.test(lastEventId.trim())) {
+    throw new OmaError('invalid_request', 'Last-Event-ID must be an event position (the id: of a message this stream sent)');
+  }
+  let afterSeq: number;
+  if (lastEventId !== undefined) afterSeq = Number(lastEventId.trim());
+  else if (session.status === 'terminated') {
+    // Already over: send the terminal event again (so a client knows to stop), then close.
+    const [terminal] = await deps.sessionLog.read(session.id, { order: 'desc', limit: 1 });
+    afterSeq = terminal && TERMINAL_TYPES.has(terminal.type) ? terminal.seq - 1 : (terminal?.seq ?? 0);
+  } else afterSeq = (await deps.sessionLog.read(session.id, { order: 'desc', limit: 1 }))[0]?.seq ?? 0;
+
+  c.header('cache-control', 'no-cache');
+  c.header('x-accel-buffering', 'no');
+  return streamSSE(c, async (stream) => {
+    const controller = new AbortController();
+    stream.onAbort(() => controller.abort());
+    // An SSE comment: flushes the headers now and is ignored by every client.
+    await stream.write(': connected\n\n');
+    const ticker = setInterval(() => {
+      void (async () => {
+        if (!(await sessionExists(deps.db, session.id).catch(() => true))) {
+          // Deleted while we were not looking (the deletion event was already gone from the log).
+          await stream.writeSSE({ event: 'session.deleted', data: JSON.stringify({ type: 'session.deleted', id: '', processed_at: new Date().toISOString() }) });
+          controller.abort();
+          return;
+        }
+        await stream.writeSSE({ event: 'ping', data: '{"type":"ping"}' });
+      })().catch(() => controller.abort());
+    }, keepAliveMs());
+    try {
+      for await (const event of deps.sessionLog.subscribe(session.id, { afterSeq, signal: controller.signal })) {
+        await stream.writeSSE({ event: event.type, id: String(event.seq), data: JSON.stringify(renderEvent(event)) });
+        if (TERMINAL_TYPES.has(event.type)) break;
+      }
+    } finally {
+      clearInterval(ticker);
+      controller.abort();
+    }
+  });
+}
