@@ -15,7 +15,7 @@ import { archiveAgent, createAgent, getAgent, listAgents, listVersions, updateAg
 export function agentRoutes({ db }: ApiDeps): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   const workspace = (c: Context<AppEnv>) => c.get('principal').workspaceId;
-  const page = (query: Query) => pageRequest(query, { defaultLimit: 20, maxLimit: 1000, defaultOrder: 'desc' });
+  const page = (query: Query, keyType: 'string' | 'number' = 'string') => pageRequest(query, { defaultLimit: 20, maxLimit: 1000, defaultOrder: 'desc', keyType });
 
   routes.post('/', async (c) => c.json(await createAgent(db, workspace(c), await jsonBody(c, CreateAgentBody))));
 
@@ -43,7 +43,7 @@ export function agentRoutes({ db }: ApiDeps): Hono<AppEnv> {
     return c.json(await archiveAgent(db, workspace(c), c.req.param('id')));
   });
 
-  routes.get('/:id/versions', async (c) => c.json(await listVersions(db, workspace(c), c.req.param('id'), page(new Query(c)))));
+  routes.get('/:id/versions', async (c) => c.json(await listVersions(db, workspace(c), c.req.param('id'), page(new Query(c), 'number'))));
 
   return routes;
 }

@@ -53,7 +53,29 @@ export async function jsonBody<Schema extends z.ZodType>(c: Context<AppEnv>, sch
       throw new OmaError('invalid_request', `request body is not valid JSON: ${(error as Error).message}`);
     }
   }
+  // Cheap precheck on the raw text; walk the value only when an escape that might matter is there.
+  if (/\\u0000|\\u[dD][89a-fA-F]/.test(text)) assertStorable(value, 'body');
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw new OmaError('invalid_request', describeIssues(parsed.error));
   return parsed.data;
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * PostgreSQL cannot store U+0000 or unpaired surrogates in text or jsonb. Refuse them up front with a
+ * 400 naming the field, instead of failing (500) halfway through writing.
+ */
+function assertStorable(value: unknown, path: string): void {
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) throw new OmaError('invalid_request', `${path}: strings cannot contain the NUL character (\\u0000)`);
+    if (LONE_SURROGATE.test(value)) throw new OmaError('invalid_request', `${path}: strings cannot contain unpaired UTF-16 surrogates`);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, index) => assertStorable(item, `${path}.${index}`));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      assertStorable(key, path);
+      assertStorable(item, `${path === 'body' ? '' : `${path}.`}${key}`);
+    }
+  }
 }

@@ -44,12 +44,16 @@ function decodeCursor(page: string): Cursor {
  * `limit`, `page` and `order` from the query. `limit` is 1…`max` (the SDK's tool runner sends 1000);
  * a page cursor fixes the order, and an explicit different `order` is a 400.
  */
-export function pageRequest(query: Query, options: { defaultLimit: number; maxLimit?: number; defaultOrder: Order; orderParam?: boolean }): PageRequest {
+export function pageRequest(
+  query: Query,
+  options: { defaultLimit: number; maxLimit?: number; defaultOrder: Order; orderParam?: boolean; keyType?: 'string' | 'number' },
+): PageRequest {
   const limit = query.integer('limit', { min: 1, max: options.maxLimit ?? 1000 }) ?? options.defaultLimit;
   const requestedOrder = options.orderParam ? query.oneOf('order', ['asc', 'desc'] as const) : undefined;
   const page = query.string('page');
   if (page === undefined) return { limit, order: requestedOrder ?? options.defaultOrder, after: undefined, backwards: false };
   const cursor = decodeCursor(page);
+  if (typeof cursor.k !== (options.keyType ?? 'string')) throw new OmaError('invalid_request', 'page is not a cursor of this list');
   if (requestedOrder && requestedOrder !== cursor.o) {
     throw new OmaError('invalid_request', `this page cursor belongs to order=${cursor.o}; it cannot be used with order=${requestedOrder}`);
   }

@@ -215,6 +215,31 @@ export function describeSessionLogConformance(harness: SessionLogHarness) {
       assert.equal(events.length, 1 + outcomes.length - rejected.length);
     });
 
+    test('a closing append is the last: nothing lands after it, even racing it', async () => {
+      const id = session();
+      await log.append(id, [text(1)]);
+      const racing = Array.from({ length: 20 }, (_, i) => log.append(id, [text(100 + i)]));
+      const closing = log.append(id, [{ type: 'session.status_terminated' }], { close: true });
+      const more = Array.from({ length: 20 }, (_, i) => log.append(id, [text(200 + i)]));
+      const outcomes = await Promise.allSettled([...racing, closing, ...more]);
+      const events = await log.read(id);
+      assert.equal(events.at(-1)!.type, 'session.status_terminated', 'the terminal event is last');
+      assert.equal((outcomes[20] as PromiseFulfilledResult<number>).value, events.length);
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') {
+          assert.ok(isOmaError(outcome.reason, 'conflict'), String(outcome.reason));
+          assert.equal(outcome.reason.details?.error_code, 'session_log_closed');
+        }
+      }
+      assert.equal(events.length, 1 + outcomes.filter((outcome) => outcome.status === 'fulfilled').length, 'every fulfilled append is in the log');
+      await rejectsWith(log.append(id, [text(3)]), 'conflict');
+      await rejectsWith(log.append(id, [text(3)], { close: true }), 'conflict');
+      assert.equal((await log.read(id)).length, events.length);
+      const other = session();
+      assert.equal(await log.append(other, [text(1)], { close: true, expectedSeq: 0 }), 1, 'a log may be closed by its first append');
+      await rejectsWith(log.append(other, [text(2)], { fence: 99 }), 'conflict');
+    });
+
     test('slices: afterSeq, beforeSeq, limit and descending order', async () => {
       const id = session();
       await log.append(id, Array.from({ length: 10 }, (_, i) => text(i + 1)));
@@ -373,6 +398,10 @@ export function describeSessionLogConformance(harness: SessionLogHarness) {
       await rejectsWith(log.append(id, [text(4)], { fence: 2 }), 'stale_fence');
       await rejectsWith(log.append(id, [text(4)], { expectedSeq: 2 }), 'stale_seq');
       assert.equal(await log.append(id, [text(4)], { fence: 3, expectedSeq: 3 }), 4);
+      const closed = session();
+      await log.append(closed, [text(1)], { close: true });
+      log = await harness.reopen(log);
+      await rejectsWith(log.append(closed, [text(2)]), 'conflict');
     });
 
     test('a subscriber on another instance sees appends made through this one', async (t) => {

@@ -8,6 +8,7 @@
  * - An event never changes once appended, and is never removed (`id`, `seq`, `createdAt`, payload).
  * - `createdAt` never decreases along `seq` within a session.
  * - An append is atomic: all of its events are stored with consecutive seqs, or none is.
+ * - A closed log (see `AppendOptions.close`) never takes another event.
  */
 
 /** What a caller appends. */
@@ -50,6 +51,13 @@ export interface AppendOptions {
    * fence becomes the session's current generation, so a superseded writer stays locked out.
    */
   fence?: number;
+  /**
+   * Make these the last events of the session: the append and the closing are one atomic step, and
+   * every later append rejects with `OmaError` `conflict` (`details.error_code: session_log_closed`),
+   * so nothing can land after a terminal event (archive, delete, termination). Appending to a closed
+   * log, `close` or not, is rejected the same way.
+   */
+  close?: boolean;
 }
 
 export interface ReadOptions {

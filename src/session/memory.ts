@@ -1,10 +1,11 @@
 import type { AppendOptions, NewEvent, ReadOptions, SessionLog, StoredEvent, SubscribeOptions } from './interface.ts';
 import { Broadcaster } from './live.ts';
-import { checkAppendOptions, checkReadOptions, duplicateId, prepareEvents, staleFence, staleSeq } from './validate.ts';
+import { checkAppendOptions, checkReadOptions, closedLog, duplicateId, prepareEvents, staleFence, staleSeq } from './validate.ts';
 
 interface MemorySession {
   events: StoredEvent[];
   fence: number;
+  closed: boolean;
 }
 
 /** A SessionLog in memory, for tests and fakes. Same contract as the durable one, minus durability. */
@@ -18,10 +19,11 @@ export class MemorySessionLog implements SessionLog {
     checkAppendOptions(options);
     let session = this.sessions.get(sessionId);
     if (!session) {
-      session = { events: [], fence: 0 };
+      session = { events: [], fence: 0, closed: false };
       this.sessions.set(sessionId, session);
     }
     const lastSeq = session.events.length;
+    if (session.closed) throw closedLog(sessionId);
     if (options.fence !== undefined && options.fence < session.fence) throw staleFence(sessionId, options.fence, session.fence);
     if (options.expectedSeq !== undefined && options.expectedSeq !== lastSeq) throw staleSeq(sessionId, options.expectedSeq, lastSeq);
     const batchIds = new Set(prepared.map((event) => event.id));
@@ -38,6 +40,7 @@ export class MemorySessionLog implements SessionLog {
       createdAt,
     }));
     if (options.fence !== undefined) session.fence = options.fence;
+    if (options.close) session.closed = true;
     for (const event of stored) {
       session.events.push(event);
       this.ids.add(event.id);

@@ -1,6 +1,6 @@
 import type { Db } from '../db/interface.ts';
 import type { NewEvent } from './interface.ts';
-import { duplicateId, staleFence, staleSeq } from './validate.ts';
+import { closedLog, duplicateId, staleFence, staleSeq } from './validate.ts';
 
 /**
  * Group commit for session log appends. Concurrent appends to different sessions are combined into
@@ -16,17 +16,19 @@ import { duplicateId, staleFence, staleSeq } from './validate.ts';
  */
 const APPEND_SQL = `
 WITH input AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, session_id text, n bigint, expected bigint, fence bigint, events jsonb)
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(i int, session_id text, n bigint, expected bigint, fence bigint, close boolean, events jsonb)
 ), head AS (
   UPDATE session_logs s
      SET last_seq = s.last_seq + input.n,
          fence = GREATEST(s.fence, COALESCE(input.fence, s.fence)),
-         last_at = GREATEST(clock_timestamp(), s.last_at)
+         last_at = GREATEST(clock_timestamp(), s.last_at),
+         closed = input.close
     FROM input
    WHERE s.session_id = ANY($2::text[]) -- lets the planner use the primary key, not scan the table
      AND s.session_id = input.session_id
      AND (input.expected IS NULL OR s.last_seq = input.expected)
      AND (input.fence IS NULL OR s.fence <= input.fence)
+     AND NOT s.closed
   RETURNING input.i, s.session_id, s.last_seq, s.last_at, input.n, input.events
 ), inserted AS (
   INSERT INTO events (session_id, seq, id, type, payload, created_at)
@@ -42,6 +44,7 @@ export interface AppendRequest {
   json: string;
   expectedSeq: number | undefined;
   fence: number | undefined;
+  close: boolean;
 }
 
 export interface AppendResult {
@@ -120,7 +123,7 @@ export class GroupCommitter {
       rows = await this.run(batch);
     } catch (error) {
       if (batch.length === 1) {
-        batch[0]!.reject((error as { code?: string }).code === '23505' ? duplicateId(error) : error);
+        batch[0]!.reject(isDuplicateId(error) ? duplicateId(error) : error);
         return;
       }
       // One bad append (a repeated event id) or a deadlock with another process fails the whole
@@ -149,7 +152,7 @@ export class GroupCommitter {
     const input = batch.map(
       (request, i) =>
         `{"i":${i},"session_id":${JSON.stringify(request.sessionId)},"n":${request.events.length},` +
-        `"expected":${request.expectedSeq ?? null},"fence":${request.fence ?? null},"events":${request.json}}`,
+        `"expected":${request.expectedSeq ?? null},"fence":${request.fence ?? null},"close":${request.close},"events":${request.json}}`,
     );
     const { rows } = await this.db.query<{ i: number; last_seq: number; last_at: Date }>(APPEND_SQL, [
       `[${input.join(',')}]`,
@@ -162,8 +165,11 @@ export class GroupCommitter {
   private async explain(request: Pending): Promise<void> {
     const { sessionId, expectedSeq, fence } = request;
     const current = (
-      await this.db.query<{ last_seq: number; fence: number }>('SELECT last_seq, fence FROM session_logs WHERE session_id = $1', [sessionId])
+      await this.db.query<{ last_seq: number; fence: number; closed: boolean }>('SELECT last_seq, fence, closed FROM session_logs WHERE session_id = $1', [
+        sessionId,
+      ])
     ).rows[0];
+    if (current?.closed) throw closedLog(sessionId);
     if (!current) {
       await this.db.query('INSERT INTO session_logs (session_id) VALUES ($1) ON CONFLICT DO NOTHING', [sessionId]);
     } else if (fence !== undefined && current.fence > fence) {
@@ -172,4 +178,10 @@ export class GroupCommitter {
       throw staleSeq(sessionId, expectedSeq, current.last_seq);
     }
   }
+}
+
+/** A unique violation of `events.id` (a repeated event id), as opposed to any other constraint. */
+function isDuplicateId(error: unknown): boolean {
+  const { code, constraint } = error as { code?: string; constraint?: string };
+  return code === '23505' && (constraint === undefined || constraint === 'events_id_key');
 }

@@ -60,6 +60,7 @@ export class PostgresSessionLog implements SessionLog {
       json,
       expectedSeq: options.expectedSeq,
       fence: options.fence,
+      close: options.close ?? false,
     });
     if (this.live.has(sessionId)) {
       const first = lastSeq - prepared.length + 1;

@@ -65,3 +65,7 @@ export function staleFence(sessionId: string, fence: number, current: number) {
 export function duplicateId(cause?: unknown) {
   return new OmaError('conflict', 'an event with that id already exists', { details: { error_code: 'duplicate_event_id' }, cause });
 }
+
+export function closedLog(sessionId: string) {
+  return new OmaError('conflict', `session ${sessionId} has ended; it takes no more events`, { details: { error_code: 'session_log_closed' } });
+}

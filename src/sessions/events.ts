@@ -168,7 +168,7 @@ export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { even
 export async function listEvents(c: Context<AppEnv>, deps: ApiDeps) {
   const session = await getSessionRow(deps.db, c.get('principal').workspaceId, c.req.param('session_id')!);
   const query = new Query(c);
-  const request = pageRequest(query, { defaultLimit: 1000, maxLimit: 1000, defaultOrder: 'asc', orderParam: true });
+  const request = pageRequest(query, { defaultLimit: 1000, maxLimit: 1000, defaultOrder: 'asc', orderParam: true, keyType: 'number' });
   const types = query.list('types');
   for (const type of types) if (!EVENT_TYPES.has(type)) throw new OmaError('invalid_request', `types: ${JSON.stringify(type)} is not an event type`);
   const params: unknown[] = [session.id];

@@ -5,10 +5,10 @@ import { createMetadata, patchMetadata } from '../api/metadata.ts';
 import { keyset, pageRequest, toPage } from '../api/pagination.ts';
 import { Query } from '../api/query.ts';
 import { getEnvironment } from '../environments/store.ts';
-import { OmaError } from '../errors.ts';
+import { isOmaError, OmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { replaceTools, resolveSessionAgent, type SessionAgent } from './agent.ts';
-import { appendClientEvents, listEvents, parseEvents, sendEvents } from './events.ts';
+import { appendClientEvents, assertWritable, listEvents, parseEvents, sendEvents } from './events.ts';
 import { renderSession, SESSION_COLUMNS, type SessionRow } from './render.ts';
 import { buildResource, resourceRoutes } from './resources.ts';
 import { CreateSession, UpdateSession } from './schema.ts';
@@ -64,7 +64,14 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
         resources,
       );
     });
-    if (initialEvents.length > 0) await appendClientEvents(deps, await getSessionRow(deps.db, workspaceId, id), initialEvents);
+    if (initialEvents.length > 0) {
+      try {
+        await appendClientEvents(deps, await getSessionRow(deps.db, workspaceId, id), initialEvents);
+      } catch (error) {
+        await deleteSession(deps.db, id); // all or nothing: a create that fails leaves no session
+        throw error;
+      }
+    }
     return respond(c, id);
   });
 
@@ -111,7 +118,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     if (body.vault_ids !== undefined) throw new OmaError('invalid_request', 'vault_ids cannot be changed after a session is created');
     const changed = await deps.db.transaction(async (tx) => {
       const row = await getSessionRow(tx, workspace(c), id, { forUpdate: true });
-      if (row.archived_at) throw new OmaError('conflict', `session ${id} is archived and read-only`, { details: { error_code: 'session_archived' } });
+      assertWritable(row);
       const changes: Record<string, unknown> = {};
       if (body.title !== undefined && body.title !== row.title) changes.title = body.title;
       if (body.metadata !== undefined && body.metadata !== null) {
@@ -152,8 +159,10 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     const row = await getSessionRow(deps.db, workspace(c), id);
     if (!row.archived_at) {
       if (row.status === 'running') throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before archiving`);
+      // The terminal event closes the log in the same step, so no send can land after it, and of
+      // concurrent archives only one records it.
+      await ignoreClosed(deps.sessionLog.append(id, [{ type: 'session.status_terminated', payload: {} }], { close: true }));
       await setStatus(deps.db, id, 'terminated', { archive: true });
-      if (row.status !== 'terminated') await deps.sessionLog.append(id, [{ type: 'session.status_terminated', payload: {} }]);
     }
     return respond(c, id);
   });
@@ -162,8 +171,8 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     const id = c.req.param('session_id');
     const row = await getSessionRow(deps.db, workspace(c), id);
     if (row.status === 'running') throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before deleting`);
-    // Open streams see the deletion before the log is gone.
-    await deps.sessionLog.append(id, [{ type: 'session.deleted', payload: {} }]);
+    // Open streams see the deletion before the log is gone (an archived session's log is already closed).
+    await ignoreClosed(deps.sessionLog.append(id, [{ type: 'session.deleted', payload: {} }], { close: true }));
     await deleteSession(deps.db, id);
     return c.json({ id, type: 'session_deleted' });
   });
@@ -174,4 +183,13 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
   routes.route('/:session_id/resources', resourceRoutes(deps));
   routes.route('/:session_id/threads', threadRoutes(deps));
   return routes;
+}
+
+/** A log that is already closed has its terminal event: nothing more to record. */
+async function ignoreClosed(append: Promise<unknown>) {
+  try {
+    await append;
+  } catch (error) {
+    if (!(isOmaError(error, 'conflict') && error.details?.error_code === 'session_log_closed')) throw error;
+  }
 }

@@ -73,11 +73,17 @@ export async function insertResource(tx: Queryable, sessionId: string, workspace
 
 /** Ask for the session's brain to run. Upserted before the input that needs it is appended. */
 export async function requestWake(db: Queryable, sessionId: string) {
-  await db.query(
-    `INSERT INTO session_wakes (session_id) VALUES ($1)
-     ON CONFLICT (session_id) DO UPDATE SET requested_at = now()`,
-    [sessionId],
-  );
+  try {
+    await db.query(
+      `INSERT INTO session_wakes (session_id) VALUES ($1)
+       ON CONFLICT (session_id) DO UPDATE SET requested_at = now()`,
+      [sessionId],
+    );
+  } catch (error) {
+    // The session was deleted a moment ago.
+    if ((error as { code?: string }).code === '23503') throw new OmaError('not_found', `no session ${sessionId}`, { details: { error_code: 'session_not_found' } });
+    throw error;
+  }
 }
 
 export async function setStatus(db: Queryable, id: string, status: SessionStatus, options: { archive?: boolean } = {}) {
@@ -91,14 +97,16 @@ export async function setStatus(db: Queryable, id: string, status: SessionStatus
 }
 
 /**
- * Remove a session with everything it owns: resources and wake (by cascade), and its log. The one
- * place oma deletes from the log, at the owner's request.
+ * Remove a session with everything it owns: resources and wake (by cascade), and its log's events.
+ * The one place oma deletes from the log, at the owner's request. The log's head stays behind,
+ * closed, as a tombstone: taking it first waits for any append in flight, and no later append can
+ * bring the log back.
  */
 export async function deleteSession(db: Db, id: string) {
   await db.transaction(async (tx) => {
-    await tx.query('DELETE FROM sessions WHERE id = $1', [id]);
+    await tx.query('INSERT INTO session_logs (session_id, closed) VALUES ($1, true) ON CONFLICT (session_id) DO UPDATE SET closed = true', [id]);
     await tx.query('DELETE FROM events WHERE session_id = $1', [id]);
-    await tx.query('DELETE FROM session_logs WHERE session_id = $1', [id]);
+    await tx.query('DELETE FROM sessions WHERE id = $1', [id]);
   });
 }
 

@@ -34,7 +34,7 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
     if (!DELTA_TYPES.includes(delta)) throw new OmaError('invalid_request', `event_deltas: ${JSON.stringify(delta)} is not one of ${DELTA_TYPES.join(', ')}`);
   }
   const lastEventId = c.req.header('last-event-id');
-  if (lastEventId !== undefined && !/^\d+$/.test(lastEventId.trim())) {
+  if (lastEventId !== undefined && !(/^\d+$/.test(lastEventId.trim()) && Number.isSafeInteger(Number(lastEventId.trim())))) {
     throw new OmaError('invalid_request', 'Last-Event-ID must be an event position (the id: of a message this stream sent)');
   }
   let afterSeq: number;

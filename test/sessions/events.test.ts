@@ -263,6 +263,47 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.deepEqual(seen, ['session.deleted']);
     });
 
+    it('[EVT-11] sends racing archive and delete never land after the end', async () => {
+      const { session } = await createSession(client);
+      const sends = Array.from({ length: 15 }, (_, i) => client.beta.sessions.events.send(session.id, { events: [message(`race ${i}`)] }));
+      const archives = Array.from({ length: 3 }, () => client.beta.sessions.archive(session.id));
+      const outcomes = await Promise.allSettled([...sends, ...archives]);
+      for (const outcome of outcomes) if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof Anthropic.ConflictError, String(outcome.reason));
+      const events = (await client.beta.sessions.events.list(session.id)).data;
+      assert.equal(events.at(-1)!.type, 'session.status_terminated', 'the terminal event is last');
+      assert.equal(events.filter((event) => event.type === 'session.status_terminated').length, 1, 'recorded once');
+      assert.equal(events.length - 1, outcomes.slice(0, 15).filter((outcome) => outcome.status === 'fulfilled').length);
+
+      const { session: doomed } = await createSession(client);
+      const late = Array.from({ length: 15 }, (_, i) => client.beta.sessions.events.send(doomed.id, { events: [message(`late ${i}`)] }));
+      const deleted = client.beta.sessions.delete(doomed.id);
+      for (const outcome of await Promise.allSettled([...late, deleted])) {
+        if (outcome.status === 'rejected') assert.ok(outcome.reason instanceof Anthropic.ConflictError || outcome.reason instanceof Anthropic.NotFoundError, String(outcome.reason));
+      }
+      const { rows } = await oma.db.query('SELECT count(*)::int AS n FROM events WHERE session_id = $1', [doomed.id]);
+      assert.equal(rows[0]!.n, 0, 'no event outlives the deletion');
+      await assert.rejects(client.beta.sessions.events.send(doomed.id, { events: [message('after')] }), Anthropic.NotFoundError);
+    });
+
+    it('[EVT-12] unstorable text is refused before anything is written', async () => {
+      const { session, agent, environment } = await createSession(client);
+      await oma.db.query('DELETE FROM session_wakes WHERE session_id = $1', [session.id]);
+      for (const text of ['nul \u0000 inside', 'lone \ud800 surrogate']) {
+        await assert.rejects(client.beta.sessions.events.send(session.id, { events: [message(text)] }), (error: unknown) => {
+          assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+          assert.match(error.message, /events\.0\.content\.0\.text/);
+          return true;
+        });
+      }
+      assert.equal((await client.beta.sessions.events.list(session.id)).data.length, 0);
+      assert.equal((await oma.db.query('SELECT 1 FROM session_wakes WHERE session_id = $1', [session.id])).rows.length, 0, 'no wake either');
+      const before = (await client.beta.sessions.list({ agent_id: agent.id, include_archived: true })).data.length;
+      await assert.rejects(client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, initial_events: [message('a \u0000 b')] }), Anthropic.BadRequestError);
+      assert.equal((await client.beta.sessions.list({ agent_id: agent.id, include_archived: true })).data.length, before);
+      const fine = await client.beta.sessions.events.send(session.id, { events: [message('emoji 😀 pairs are fine')] });
+      assert.equal(fine.data!.length, 1);
+    });
+
     it('[EVT-10] a terminated session takes no events', async () => {
       const { session } = await createSession(client);
       await oma.db.query("UPDATE sessions SET status = 'terminated' WHERE id = $1", [session.id]);
