@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { createKey, listKeys, revokeKey, setWorkspaceLimits } from '../auth/keys.ts';
+import type { KeyCache } from './auth.ts';
 import type { RateLimiter } from './rate-limit.ts';
 import type { Db } from '../db/interface.ts';
 import { OmaError } from '../errors.ts';
@@ -20,7 +21,7 @@ const CreateKeyBody = z.strictObject({
  * keys (the operator's `OMA_API_KEY`, or keys created with `--admin`) may use them. `oma keys …`
  * calls these when a running server holds the embedded database.
  */
-export function adminRoutes(db: Db, limiter: RateLimiter): Hono<AppEnv> {
+export function adminRoutes(db: Db, limiter: RateLimiter, keys: KeyCache): Hono<AppEnv> {
   const routes = new Hono<AppEnv>();
   routes.use(async (c, next) => {
     if (!c.get('principal').admin) throw new OmaError('permission_denied', 'this route needs an admin API key');
@@ -28,7 +29,11 @@ export function adminRoutes(db: Db, limiter: RateLimiter): Hono<AppEnv> {
   });
   routes.post('/keys', async (c) => c.json(await createKey(db, await jsonBody(c, CreateKeyBody))));
   routes.get('/keys', async (c) => c.json({ data: await listKeys(db, { workspace: c.req.query('workspace') }) }));
-  routes.post('/keys/:id/revoke', async (c) => c.json(await revokeKey(db, c.req.param('id'))));
+  routes.post('/keys/:id/revoke', async (c) => {
+    const revoked = await revokeKey(db, c.req.param('id'));
+    keys.forget(revoked.id);
+    return c.json(revoked);
+  });
   routes.post('/workspaces/:name/limits', async (c) => {
     const body = await jsonBody(c, WorkspaceLimitsBody);
     const workspace = await setWorkspaceLimits(db, c.req.param('name'), body);

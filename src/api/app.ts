@@ -6,7 +6,7 @@ import { OmaError } from '../errors.ts';
 import { fileRoutes } from '../files/routes.ts';
 import { sessionRoutes } from '../sessions/routes.ts';
 import { adminRoutes } from './admin.ts';
-import { authenticateRequest } from './auth.ts';
+import { authenticateRequest, KeyCache } from './auth.ts';
 import { rateLimit, RateLimiter } from './rate-limit.ts';
 import { requireBeta } from './beta.ts';
 import type { ApiDeps } from './deps.ts';
@@ -50,9 +50,10 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
   });
 
   const limiter = new RateLimiter(deps.db, deps.rateLimits);
-  app.use('/v1/*', authenticateRequest(deps.db), rateLimit(limiter));
-  app.use('/oma/*', authenticateRequest(deps.db));
-  app.route('/oma/v1', adminRoutes(deps.db, limiter));
+  const keys = new KeyCache();
+  app.use('/v1/*', authenticateRequest(deps.db, keys), rateLimit(limiter));
+  app.use('/oma/*', authenticateRequest(deps.db, keys));
+  app.route('/oma/v1', adminRoutes(deps.db, limiter, keys));
 
   // The Managed Agents surface (spec/api-core.md). Files are a general beta: the SDK sends no
   // managed-agents beta header there.

@@ -160,7 +160,9 @@ export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { even
   const session = await getSessionRow(deps.db, c.get('principal').workspaceId, c.req.param('session_id')!);
   assertWritable(session);
   const events = parseEvents(body.events, { path: 'events' });
-  await checkReferences(deps.db, session, events, await isSelfHosted(deps.db, session));
+  // Only a sandbox tool result needs to know the environment's kind.
+  const selfHosted = events.some((event) => event.type === 'user.tool_result') && (await isSelfHosted(deps.db, session));
+  await checkReferences(deps.db, session, events, selfHosted);
   const stored = await appendClientEvents(deps, session, events);
   return { data: stored.map(renderEvent) };
 }

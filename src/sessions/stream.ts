@@ -4,6 +4,7 @@ import type { ApiDeps } from '../api/deps.ts';
 import type { AppEnv } from '../api/http.ts';
 import { Query } from '../api/query.ts';
 import { OmaError } from '../errors.ts';
+import type { StoredEvent } from '../session/interface.ts';
 import { renderEvent } from './render.ts';
 import { getSessionRow, sessionExists } from './store.ts';
 
@@ -18,6 +19,14 @@ import { getSessionRow, sessionExists } from './store.ts';
  */
 
 const DELTA_TYPES = ['agent.message', 'agent.thinking'];
+
+/** Subscribers of one session share the broadcast event objects: serialise each once, not per stream. */
+const frames = new WeakMap<StoredEvent, string>();
+function frame(event: StoredEvent): string {
+  let data = frames.get(event);
+  if (data === undefined) frames.set(event, (data = JSON.stringify(renderEvent(event))));
+  return data;
+}
 const TERMINAL_TYPES = new Set(['session.deleted', 'session.status_terminated']);
 
 function keepAliveMs(): number {
@@ -65,7 +74,7 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
     }, keepAliveMs());
     try {
       for await (const event of deps.sessionLog.subscribe(session.id, { afterSeq, signal: controller.signal })) {
-        await stream.writeSSE({ event: event.type, id: String(event.seq), data: JSON.stringify(renderEvent(event)) });
+        await stream.writeSSE({ event: event.type, id: String(event.seq), data: frame(event) });
         if (TERMINAL_TYPES.has(event.type)) break;
       }
     } finally {
