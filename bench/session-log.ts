@@ -11,7 +11,12 @@
  * - append: N writers (1, 8, 32), each appending one ~1 KB event per call to its own session in a
  *   loop. After a warm-up, every append started in the measuring window is timed
  *   (`performance.now()` around the `append` call); throughput is those appends over the time from
- *   the window's start until the last of them resolved.
+ *   the window's start until the last of them resolved. Each N is measured twice, back to back: with
+ *   the log's defaults (group commit: concurrent appends to different sessions share one statement)
+ *   and, for comparison, without group commit (`maxBatch: 1`: one statement per append, and
+ *   `maxInFlight: 16`: as many in flight as the PostgreSQL pool has connections), on a second log over
+ *   the same Db that is open only while it is measured. Before a backend's first measure, 2 s of
+ *   unrecorded appends warm the process and the database up.
  * - read: a 100-event slice from the middle of a 2,000-event session, and a full replay of it.
  * - delivery: S subscribers (1, 100, 1,000) on one session, then appends one at a time, a few ms
  *   apart; latency is from just before `append` to each subscriber receiving the event, for every
@@ -46,6 +51,13 @@ const PAYLOAD_VARIANTS = 64;
 const WRITER_COUNTS = [1, 8, 32] as const;
 const APPEND_WARMUP_MS = 1_000;
 const APPEND_MEASURE_MS = 4_000;
+/**
+ * Unrecorded appends (8 writers) before a backend's first measure: without them the first measure
+ * of the run came out 20–50 % slower than the same load measured right after it.
+ */
+const BACKEND_WARMUP_MS = 2_000;
+/** The comparison: no group commit, one statement per append, up to a pool's worth in flight. */
+const ONE_STATEMENT_PER_APPEND = { maxBatch: 1, maxInFlight: 16 } as const;
 
 const REPLAY_EVENTS = 2_000;
 const SLICE = { afterSeq: 1_000, limit: 100 } as const;
@@ -162,15 +174,20 @@ const anEvent = (): NewEvent => events[nextEvent++ % events.length]!;
 // Measurements
 
 /** N writers, each on its own session, appending one event per call. */
-async function measureAppends(log: SessionLog, writers: number): Promise<{ perSecond: number; p50: number; p99: number }> {
+async function measureAppends(
+  log: SessionLog,
+  writers: number,
+  warmupMs = APPEND_WARMUP_MS,
+  measureMs = APPEND_MEASURE_MS,
+): Promise<{ perSecond: number; p50: number; p99: number }> {
   const sessions = Array.from({ length: writers }, () => newId('sesn'));
   // Create the sessions' heads first, so the window measures steady-state appends only.
   await Promise.all(sessions.map((session) => log.append(session, [anEvent()])));
 
   const latencies: number[] = [];
   const start = performance.now();
-  const measureFrom = start + APPEND_WARMUP_MS;
-  const stopAt = measureFrom + APPEND_MEASURE_MS;
+  const measureFrom = start + warmupMs;
+  const stopAt = measureFrom + measureMs;
   await Promise.all(
     sessions.map(async (session) => {
       while (performance.now() < stopAt) {
@@ -342,13 +359,29 @@ async function benchmark(backend: Backend) {
   let peerLog: SessionLog | undefined;
   const name = backend.name;
   try {
+    await measureAppends(log, 8, 0, BACKEND_WARMUP_MS);
     for (const writers of WRITER_COUNTS) {
       const label = writers === 1 ? '1 session' : `${writers} concurrent sessions`;
-      const result = await measureAppends(log, writers);
       const throughputTarget = writers === 32 ? TARGETS.throughput32 : undefined;
       const latencyTarget = writers === 1 ? TARGETS.appendP50 : undefined;
-      record(`append, ${label}: appends/s`, name, integer(result.perSecond), result.perSecond, throughputTarget);
-      record(`append, ${label}: latency p50 / p99 (ms)`, name, `${ms(result.p50)} / ${ms(result.p99)}`, result.p50, latencyTarget);
+
+      const grouped = await measureAppends(log, writers);
+      const defaults = `${label}, group commit (default)`;
+      record(`append, ${defaults}: appends/s`, name, integer(grouped.perSecond), grouped.perSecond, throughputTarget);
+      record(`append, ${defaults}: latency p50 / p99 (ms)`, name, `${ms(grouped.p50)} / ${ms(grouped.p99)}`, grouped.p50, latencyTarget);
+
+      // Right after, on the same Db: the same load without group commit. Targets are checked against
+      // the default configuration only; these rows are there to compare with it.
+      const single = await PostgresSessionLog.open(backend.db, ONE_STATEMENT_PER_APPEND);
+      let ungrouped: Awaited<ReturnType<typeof measureAppends>>;
+      try {
+        ungrouped = await measureAppends(single, writers);
+      } finally {
+        await single.close();
+      }
+      const comparison = `${label}, one statement per append (comparison)`;
+      record(`append, ${comparison}: appends/s`, name, integer(ungrouped.perSecond));
+      record(`append, ${comparison}: latency p50 / p99 (ms)`, name, `${ms(ungrouped.p50)} / ${ms(ungrouped.p99)}`);
       process.stderr.write(`  ${name}: ${writers} writer(s) done\n`);
     }
 
@@ -401,6 +434,7 @@ const loadAverage = () =>
     .join(' ');
 
 export async function main(): Promise<void> {
+  const began = performance.now();
   const url = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
   const cpuList = cpus();
   const context = [
@@ -435,11 +469,16 @@ export async function main(): Promise<void> {
   }
 
   console.log(
-    `Events ~${EVENT_BYTES} B; appends measured ${APPEND_MEASURE_MS} ms after ${APPEND_WARMUP_MS} ms warm-up; ` +
+    `Events ~${EVENT_BYTES} B; appends measured ${APPEND_MEASURE_MS} ms after ${APPEND_WARMUP_MS} ms warm-up ` +
+      `(and ${BACKEND_WARMUP_MS} ms of unrecorded appends before each backend's first), ` +
+      `with the defaults and (comparison) with ${JSON.stringify(ONE_STATEMENT_PER_APPEND)}; ` +
       `delivery over ${DELIVERY_EVENTS} appends ${DELIVERY_GAP_MS} ms apart.`,
   );
   for (const note of notes) console.log(note);
-  console.log(`Load average at the end: ${loadAverage()} (this run's own load included).`);
+  console.log(
+    `Load average at the end: ${loadAverage()} (this run's own load included); ` +
+      `run took ${Math.round((performance.now() - began) / 1_000)} s.`,
+  );
   console.log();
   console.log(table());
 }
