@@ -30,7 +30,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -40,6 +39,7 @@ import { newId } from '../src/ids.ts';
 import type { NewEvent, SessionLog } from '../src/session/interface.ts';
 import { PostgresSessionLog } from '../src/session/postgres.ts';
 import { freshPgliteDir } from '../src/testing/databases.ts';
+import { environmentLine, integer, loadAverage, ms, summarise } from './lib/stats.ts';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -125,29 +125,6 @@ function record(measure: string, backend: BackendName, text: string, value?: num
   entry.cells[backend] = text;
   if (backend === 'PostgreSQL' && value !== undefined) entry.checked = value;
 }
-
-// ---------------------------------------------------------------------------------------------------
-// Statistics and formatting
-
-/** Nearest-rank percentile of `sorted` (ascending), `p` in 0..100. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
-}
-
-function summarise(samples: readonly number[]): { p50: number; p99: number; count: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), count: samples.length };
-}
-
-/** Milliseconds with about three significant digits. */
-function ms(value: number): string {
-  if (!Number.isFinite(value)) return '–';
-  return value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0);
-}
-
-const integer = (value: number) => Math.round(value).toLocaleString('en-US');
 
 // ---------------------------------------------------------------------------------------------------
 // Events
@@ -427,25 +404,11 @@ function table(): string {
   return lines.join('\n');
 }
 
-/** 1, 5 and 15 minute load averages. */
-const loadAverage = () =>
-  loadavg()
-    .map((load) => load.toFixed(2))
-    .join(' ');
 
 export async function main(): Promise<void> {
   const began = performance.now();
   const url = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const cpuList = cpus();
-  const context = [
-    `node ${process.version}`,
-    `${process.platform}/${process.arch}`,
-    `${cpuList.length} × ${cpuList[0]?.model.trim() ?? 'unknown CPU'}`,
-    // Other work on the machine skews every number here: say how busy it was.
-    `load average ${loadAverage()}`,
-    `started ${new Date().toISOString()}`,
-  ];
-  console.log(`Environment: ${context.join(', ')}`);
+  console.log(`Environment: ${environmentLine()}`);
 
   const notes: string[] = [];
   for (const name of BACKENDS) {
