@@ -4,7 +4,8 @@ import type { AppEnv } from '../api/http.ts';
 import { keyset, pageRequest, toPage } from '../api/pagination.ts';
 import { Query } from '../api/query.ts';
 import type { Queryable } from '../db/interface.ts';
-import { OmaError } from '../errors.ts';
+import { isOmaError, OmaError } from '../errors.ts';
+import { getFileMetadata } from '../files/store.ts';
 import { newId } from '../ids.ts';
 import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import { parseEvent, type SendableEvent } from './event-params.ts';
@@ -118,6 +119,29 @@ async function checkReferences(db: Queryable, session: SessionRow, events: Senda
   if (repeated) throw new OmaError('invalid_request', `tool use ${repeated} is answered twice in one request`);
 }
 
+/**
+ * Files named inside events (image/document sources, file rubrics) must be files of the caller's
+ * workspace: checked here, so a brain never resolves another workspace's file.
+ */
+export async function checkFileReferences(db: Queryable, workspaceId: string, events: SendableEvent[], path: string) {
+  const references: { id: string; where: string }[] = [];
+  events.forEach((event, index) => {
+    if (event.type === 'user.define_outcome' && event.rubric.type === 'file') references.push({ id: event.rubric.file_id, where: `${path}.${index}.rubric.file_id` });
+    const content = 'content' in event && Array.isArray(event.content) ? (event.content as { type: string; source?: { type: string; file_id?: string } }[]) : [];
+    content.forEach((block, blockIndex) => {
+      if (block.source?.type === 'file' && block.source.file_id) references.push({ id: block.source.file_id, where: `${path}.${index}.content.${blockIndex}.source.file_id` });
+    });
+  });
+  for (const reference of references) {
+    try {
+      await getFileMetadata(db, workspaceId, reference.id);
+    } catch (error) {
+      if (isOmaError(error, 'not_found')) throw new OmaError('invalid_request', `${reference.where}: no file ${reference.id}`);
+      throw error;
+    }
+  }
+}
+
 /** Log entries for checked client events: ids assigned now, echoes as spec §5.2 describes. */
 export function toLogEvents(events: SendableEvent[]): NewEvent[] {
   return events.map((event) => {
@@ -163,6 +187,7 @@ export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { even
   // Only a sandbox tool result needs to know the environment's kind.
   const selfHosted = events.some((event) => event.type === 'user.tool_result') && (await isSelfHosted(deps.db, session));
   await checkReferences(deps.db, session, events, selfHosted);
+  await checkFileReferences(deps.db, session.workspace_id, events, 'events');
   const stored = await appendClientEvents(deps, session, events);
   return { data: stored.map(renderEvent) };
 }

@@ -8,7 +8,7 @@ import { getEnvironment } from '../environments/store.ts';
 import { isOmaError, OmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { replaceTools, resolveSessionAgent, type SessionAgent } from './agent.ts';
-import { appendClientEvents, assertWritable, listEvents, parseEvents, sendEvents } from './events.ts';
+import { appendClientEvents, assertWritable, checkFileReferences, listEvents, parseEvents, sendEvents } from './events.ts';
 import { renderSession, SESSION_COLUMNS, type SessionRow } from './render.ts';
 import { buildResource, resourceRoutes } from './resources.ts';
 import { CreateSession, UpdateSession } from './schema.ts';
@@ -42,6 +42,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
       resources.push(await buildResource(deps.db, workspaceId, params, { selfHosted, path: `resources.${index}` }));
     }
     const initialEvents = body.initial_events ? parseEvents(body.initial_events, { path: 'initial_events', allowed: ['user.message', 'user.define_outcome'] }) : [];
+    await checkFileReferences(deps.db, workspaceId, initialEvents, 'initial_events');
     const id = newId('sesn');
     await deps.db.transaction(async (tx) => {
       // Hold the environment against a concurrent delete until the session that uses it exists.

@@ -11,5 +11,6 @@ export const eventsRequirements: Record<string, string> = {
   'EVT-9': 'stream: bad event_deltas → 400 before the stream starts; keep-alive pings; a terminated session replays its terminal event and closes',
   'EVT-11': 'sends racing an archive or a delete: nothing lands after session.status_terminated, concurrent archives record it once, and a deleted session\'s log stays gone',
   'EVT-12': 'text PostgreSQL cannot store (U+0000, unpaired surrogates) → 400 naming the field before anything is written (no wake, no session)',
+  'EVT-13': "files named inside events (image/document file sources, file rubrics) must be the caller's workspace's: another workspace's or an unknown file → 400 naming the field, nothing appended",
   'EVT-10': 'sends to an archived or terminated session → 409 (x-should-retry: false), nothing appended',
 };

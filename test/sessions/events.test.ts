@@ -1,4 +1,5 @@
-import Anthropic from '@anthropic-ai/sdk';
+import Anthropic, { toFile } from '@anthropic-ai/sdk';
+import { createKey } from '../../src/auth/keys.ts';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PostgresSessionLog } from '../../src/session/postgres.ts';
@@ -302,6 +303,30 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.equal((await client.beta.sessions.list({ agent_id: agent.id, include_archived: true })).data.length, before);
       const fine = await client.beta.sessions.events.send(session.id, { events: [message('emoji 😀 pairs are fine')] });
       assert.equal(fine.data!.length, 1);
+    });
+
+    it("[EVT-13] events may only name the workspace's own files", async () => {
+      const { session, agent, environment } = await createSession(client);
+      const mine = await client.beta.files.upload({ file: await toFile(Buffer.from('%PDF-1.4'), 'mine.pdf', { type: 'application/pdf' }) });
+      const { key } = await createKey(oma.db, { workspace: `files-${storage}` });
+      const other = new Anthropic({ baseURL: oma.url, apiKey: key, maxRetries: 0 });
+      const theirs = await other.beta.files.upload({ file: await toFile(Buffer.from('secret'), 'theirs.txt', { type: 'text/plain' }) });
+      const withFile = (fileId: string) => ({ type: 'user.message' as const, content: [{ type: 'document' as const, source: { type: 'file' as const, file_id: fileId } }] });
+      const sent = await client.beta.sessions.events.send(session.id, { events: [withFile(mine.id)] });
+      assert.equal(sent.data!.length, 1);
+      for (const fileId of [theirs.id, 'file_unknown']) {
+        await assert.rejects(client.beta.sessions.events.send(session.id, { events: [message('see attached'), withFile(fileId)] }), (error: unknown) => {
+          assert.ok(error instanceof Anthropic.BadRequestError, String(error));
+          assert.match(error.message, /events\.1\.content\.0\.source\.file_id/);
+          return true;
+        });
+      }
+      await assert.rejects(
+        client.beta.sessions.events.send(session.id, { events: [{ type: 'user.define_outcome', description: 'd', rubric: { type: 'file', file_id: theirs.id } }] }),
+        Anthropic.BadRequestError,
+      );
+      await assert.rejects(client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, initial_events: [withFile(theirs.id)] }), Anthropic.BadRequestError);
+      assert.equal((await client.beta.sessions.events.list(session.id)).data.length, 1, 'only the valid send was appended');
     });
 
     it('[EVT-10] a terminated session takes no events', async () => {
