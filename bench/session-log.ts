@@ -32,13 +32,12 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import { describeUrl } from '../src/db/postgres.ts';
 import { openDb, type Db } from '../src/db/index.ts';
 import { newId } from '../src/ids.ts';
 import type { NewEvent, SessionLog } from '../src/session/interface.ts';
 import { PostgresSessionLog } from '../src/session/postgres.ts';
-import { freshPgliteDir } from '../src/testing/databases.ts';
+import { freshPgliteDir, freshPostgres } from '../src/testing/databases.ts';
 import { environmentLine, integer, loadAverage, ms, summarise } from './lib/stats.ts';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -288,22 +287,14 @@ async function openPglite(): Promise<Backend> {
 
 /** PostgreSQL in a fresh schema, through `openDb` (the production path, default pool size). */
 async function openPostgresBackend(url: string): Promise<Backend> {
-  const schema = `oma_bench_${randomBytes(6).toString('hex')}`;
+  const postgres = freshPostgres({ url, prefix: 'oma_bench' });
   const opened: Db[] = [];
   const open = async () => {
-    const db = await openDb({ databaseUrl: url, dataDir: '', schema });
+    const db = await postgres.open();
     opened.push(db);
     return db;
   };
-  const dropSchema = async () => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    } finally {
-      await client.end();
-    }
-  };
+  const dropSchema = () => postgres.drop();
   let db: Db;
   try {
     db = await open();

@@ -53,11 +53,11 @@ export interface TestPostgres {
   drop(): Promise<void>;
 }
 
-/** A fresh schema in the PostgreSQL at `DATABASE_URL`. */
-export function freshPostgres(): TestPostgres {
-  if (!postgresUrl) throw new Error('PostgreSQL tests need DATABASE_URL (set CI-style: postgres://postgres@127.0.0.1:5432/test)');
-  const url = postgresUrl;
-  const schema = `oma_test_${randomBytes(6).toString('hex')}`;
+/** A fresh schema (named `<prefix>_<random>`) in the PostgreSQL at `url`, by default `DATABASE_URL`. */
+export function freshPostgres(options: { url?: string; prefix?: string } = {}): TestPostgres {
+  const url = options.url ?? postgresUrl;
+  if (!url) throw new Error('PostgreSQL tests need DATABASE_URL (set CI-style: postgres://postgres@127.0.0.1:5432/test)');
+  const schema = `${options.prefix ?? 'oma_test'}_${randomBytes(6).toString('hex')}`;
   return {
     url,
     schema,
