@@ -1,4 +1,7 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import type { BrainOptions } from './brain/options.ts';
+import { DEFAULT_BRAIN_OPTIONS } from './brain/options.ts';
 import { OmaError } from './errors.ts';
 
 /** Everything oma reads from its environment, parsed and checked once at start. */
@@ -18,6 +21,9 @@ export interface Config {
   /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
   rateLimits: { createPerMinute: number; readPerMinute: number };
   logLevel: string;
+  /** Sessions this process runs at once (`OMA_BRAINS`; 0 = run no brains, API only). */
+  brains: number;
+  brain: BrainOptions;
 }
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -48,6 +54,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       readPerMinute: integer('OMA_RATE_LIMIT_READ', env.OMA_RATE_LIMIT_READ, 6000, 0, 1e9),
     },
     logLevel: env.OMA_LOG_LEVEL || 'info',
+    brains: integer('OMA_BRAINS', env.OMA_BRAINS, 4 * availableParallelism(), 0, 10_000),
+    brain: {
+      maxToolCallsPerTurn: integer('OMA_MAX_TOOL_CALLS_PER_TURN', env.OMA_MAX_TOOL_CALLS_PER_TURN, DEFAULT_BRAIN_OPTIONS.maxToolCallsPerTurn, 1, 1e6),
+      maxModelAttempts: integer('OMA_MODEL_MAX_ATTEMPTS', env.OMA_MODEL_MAX_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxModelAttempts, 1, 100),
+      retryBaseMs: integer('OMA_MODEL_RETRY_BASE_MS', env.OMA_MODEL_RETRY_BASE_MS, DEFAULT_BRAIN_OPTIONS.retryBaseMs, 0, 600_000),
+      retryMaxMs: integer('OMA_MODEL_RETRY_MAX_MS', env.OMA_MODEL_RETRY_MAX_MS, DEFAULT_BRAIN_OPTIONS.retryMaxMs, 0, 3_600_000),
+      maxTokens: integer('OMA_MAX_TOKENS', env.OMA_MAX_TOKENS, DEFAULT_BRAIN_OPTIONS.maxTokens, 1, 1_000_000),
+      leaseTtlMs: integer('OMA_LEASE_TTL_MS', env.OMA_LEASE_TTL_MS, DEFAULT_BRAIN_OPTIONS.leaseTtlMs, 300, 3_600_000),
+      toolTimeoutMs: integer('OMA_TOOL_TIMEOUT_MS', env.OMA_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.toolTimeoutMs, 1, 86_400_000),
+      maxToolOutputBytes: integer('OMA_MAX_TOOL_OUTPUT_BYTES', env.OMA_MAX_TOOL_OUTPUT_BYTES, DEFAULT_BRAIN_OPTIONS.maxToolOutputBytes, 1024, 1024 ** 3),
+    },
     ...overrides,
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Previews } from '../brain/previews.ts';
 import type { Db } from '../db/interface.ts';
 import type { SessionLog } from '../session/interface.ts';
 
@@ -11,4 +12,8 @@ export interface ApiDeps {
   /** Default per-workspace request limits per minute (0 = unlimited). */
   rateLimits: { createPerMinute: number; readPerMinute: number };
   logger?: Logger;
+  /** Called after a session's wake was requested, so this process's brains look at once. */
+  onWake?: (sessionId: string) => void;
+  /** Live previews from this process's brains, for streams that ask for `event_deltas`. */
+  previews?: Previews;
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isOmaError } from '../errors.ts';
+import { registerFakeModelCommand } from './fake-model.ts';
 import { registerKeyCommands, registerWorkspaceCommands } from './keys.ts';
 import { registerServeCommand } from './serve.ts';
 
@@ -29,6 +30,7 @@ Environment:
 registerServeCommand(program);
 registerKeyCommands(program);
 registerWorkspaceCommands(program);
+registerFakeModelCommand(program);
 
 program.exitOverride();
 try {

@@ -6,6 +6,7 @@ import { Query } from '../api/query.ts';
 import type { Queryable } from '../db/interface.ts';
 import { isOmaError, OmaError } from '../errors.ts';
 import { getFileMetadata } from '../files/store.ts';
+import { PROCESSED, QUEUED_TYPES } from '../brain/history.ts';
 import { newId } from '../ids.ts';
 import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import { parseEvent, type SendableEvent } from './event-params.ts';
@@ -27,8 +28,6 @@ export const EVENT_TYPES = new Set([
   'workflow_run.status_ended', 'workflow_run.error', 'workflow_run.phase_started', 'workflow_run.phase_ended',
 ]);
 
-/** Client events whose echo says `processed_at: null` until a brain takes them (spec §5.2). */
-const QUEUED_TYPES = new Set(['user.message', 'user.interrupt', 'user.tool_confirmation', 'system.message']);
 
 /** A session that accepts no more events: archived or terminated → 409 (not retried by the SDK). */
 export function assertWritable(session: SessionRow) {
@@ -84,7 +83,14 @@ function checkSystemMessages(events: SendableEvent[], path: string) {
 }
 
 /** The ids of `kind` events in this session that no `resolvedBy` event answers yet. */
-async function pendingToolUses(db: Queryable, sessionId: string, ids: string[], kinds: string[], resolvedBy: { type: string; field: string }[]) {
+async function pendingToolUses(
+  db: Queryable,
+  sessionId: string,
+  ids: string[],
+  kinds: string[],
+  resolvedBy: { type: string; field: string }[],
+  options: { permission?: string } = {},
+) {
   if (ids.length === 0) return new Set<string>();
   const uses = await db.query<{ id: string; payload: Record<string, unknown> }>(
     'SELECT id, payload FROM events WHERE session_id = $1 AND id = ANY($2::text[]) AND type = ANY($3::text[])',
@@ -98,7 +104,9 @@ async function pendingToolUses(db: Queryable, sessionId: string, ids: string[], 
     );
     for (const row of rows) answered.add(row.ref);
   }
-  return new Set(uses.rows.filter((row) => !answered.has(row.id)).map((row) => row.id));
+  return new Set(
+    uses.rows.filter((row) => !answered.has(row.id) && (!options.permission || row.payload.evaluated_permission === options.permission)).map((row) => row.id),
+  );
 }
 
 /** Check references to earlier events: answers must answer something pending in this session. */
@@ -109,9 +117,13 @@ async function checkReferences(db: Queryable, session: SessionRow, events: Senda
   if (results.length > 0 && !selfHosted) {
     throw new OmaError('invalid_request', 'user.tool_result is only accepted on sessions of self_hosted environments; answer custom tools with user.custom_tool_result');
   }
-  const pendingCustom = await pendingToolUses(db, session.id, custom, ['agent.custom_tool_use'], [{ type: 'user.custom_tool_result', field: 'custom_tool_use_id' }]);
+  // An interrupt closes open tool uses with an agent.tool_result: they take no answer after that.
+  const closed = { type: 'agent.tool_result', field: 'tool_use_id' };
+  const pendingCustom = await pendingToolUses(db, session.id, custom, ['agent.custom_tool_use'], [{ type: 'user.custom_tool_result', field: 'custom_tool_use_id' }, closed]);
   for (const id of custom) if (!pendingCustom.has(id)) throw new OmaError('invalid_request', `custom_tool_use_id ${id} is not a pending agent.custom_tool_use of session ${session.id}`);
-  const pendingAsk = await pendingToolUses(db, session.id, confirmations, ['agent.tool_use', 'agent.mcp_tool_use'], [{ type: 'user.tool_confirmation', field: 'tool_use_id' }]);
+  const pendingAsk = await pendingToolUses(db, session.id, confirmations, ['agent.tool_use', 'agent.mcp_tool_use'], [{ type: 'user.tool_confirmation', field: 'tool_use_id' }, closed], {
+    permission: 'ask',
+  });
   for (const id of confirmations) if (!pendingAsk.has(id)) throw new OmaError('invalid_request', `tool_use_id ${id} is not a tool use of session ${session.id} awaiting confirmation`);
   const pendingSandbox = await pendingToolUses(db, session.id, results, ['agent.tool_use'], [{ type: 'user.tool_result', field: 'tool_use_id' }]);
   for (const id of results) if (!pendingSandbox.has(id)) throw new OmaError('invalid_request', `tool_use_id ${id} is not a pending agent.tool_use of session ${session.id}`);
@@ -159,8 +171,12 @@ export function toLogEvents(events: SendableEvent[]): NewEvent[] {
 /** Append client events to a session, waking its brain first so that no input is left unseen. */
 export async function appendClientEvents(deps: ApiDeps, session: SessionRow, events: SendableEvent[]): Promise<StoredEvent[]> {
   const logEvents = toLogEvents(events);
+  // Before the append, so a crash right after it cannot leave the input without a wake; and after
+  // it, so a brain that finished while we appended (and removed the wake) is asked again.
   await requestWake(deps.db, session.id);
   const lastSeq = await deps.sessionLog.append(session.id, logEvents);
+  await requestWake(deps.db, session.id);
+  deps.onWake?.(session.id);
   const outcomes = logEvents.filter((event) => event.type === 'user.define_outcome');
   if (outcomes.length > 0) {
     const evaluations = outcomes.map((event) => ({
@@ -189,7 +205,7 @@ export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { even
   await checkReferences(deps.db, session, events, selfHosted);
   await checkFileReferences(deps.db, session.workspace_id, events, 'events');
   const stored = await appendClientEvents(deps, session, events);
-  return { data: stored.map(renderEvent) };
+  return { data: stored.map((event) => renderEvent(event)) };
 }
 
 export async function listEvents(c: Context<AppEnv>, deps: ApiDeps) {
@@ -199,7 +215,7 @@ export async function listEvents(c: Context<AppEnv>, deps: ApiDeps) {
   const types = query.list('types');
   for (const type of types) if (!EVENT_TYPES.has(type)) throw new OmaError('invalid_request', `types: ${JSON.stringify(type)} is not an event type`);
   const params: unknown[] = [session.id];
-  const conditions = ['session_id = $1'];
+  const conditions = ['session_id = $1', "type NOT LIKE 'oma.%'"];
   if (types.length > 0) conditions.push(`type = ANY($${params.push(types)}::text[])`);
   for (const [name, operator] of [['gt', '>'], ['gte', '>='], ['lt', '<'], ['lte', '<=']] as const) {
     const value = query.timestamp(`created_at[${name}]`);
@@ -210,10 +226,25 @@ export async function listEvents(c: Context<AppEnv>, deps: ApiDeps) {
     `SELECT seq, id, type, payload, created_at FROM events WHERE ${conditions.join(' AND ')} AND ${page.where} ORDER BY ${page.orderBy} ${page.limit}`,
     params,
   );
+  const processed = await processedTimes(deps.db, session.id, rows);
   return toPage(
     rows,
     request,
     (row) => row.seq,
-    (row) => renderEvent({ sessionId: session.id, seq: row.seq, id: row.id, type: row.type, payload: row.payload, createdAt: row.created_at }),
+    (row) => renderEvent({ sessionId: session.id, seq: row.seq, id: row.id, type: row.type, payload: row.payload, createdAt: row.created_at }, processed.get(row.id)),
   );
+}
+
+/** When a brain took each still-queued client event among `events` (decision 0006). */
+export async function processedTimes(db: Queryable, sessionId: string, events: { id: string; type: string; payload: Record<string, unknown> }[]) {
+  const queued = events.filter((event) => QUEUED_TYPES.has(event.type) && event.payload.processed_at === null).map((event) => event.id);
+  const times = new Map<string, string>();
+  if (queued.length === 0) return times;
+  const { rows } = await db.query<{ event_id: string; processed_at: string }>(
+    `SELECT payload->>'event_id' AS event_id, payload->>'processed_at' AS processed_at FROM events
+     WHERE session_id = $1 AND type = '${PROCESSED}' AND payload->>'event_id' = ANY($2::text[])`,
+    [sessionId, queued],
+  );
+  for (const row of rows) times.set(row.event_id, row.processed_at);
+  return times;
 }

@@ -1,3 +1,4 @@
+import { PRIVATE_KEY } from '../brain/history.ts';
 import type { StoredEvent } from '../session/interface.ts';
 
 /** Rows as stored, and the public objects the SDK reads (`BetaManagedAgentsSession`, events). */
@@ -94,7 +95,13 @@ export function renderSession(row: SessionRow, resources: ResourceRow[], now: Da
  * `processed_at`. Client events carry their own `processed_at` (null until a brain takes them);
  * server events were processed when they were appended.
  */
-export function renderEvent(event: StoredEvent): Record<string, unknown> {
-  const processedAt = 'processed_at' in event.payload ? event.payload.processed_at : event.createdAt.toISOString();
-  return { ...event.payload, id: event.id, type: event.type, processed_at: processedAt };
+export function renderEvent(event: StoredEvent, processedAt?: string): Record<string, unknown> {
+  const { [PRIVATE_KEY]: _private, ...payload } = event.payload;
+  const processed = processedAt ?? ('processed_at' in payload ? payload.processed_at : event.createdAt.toISOString());
+  return { ...payload, id: event.id, type: event.type, processed_at: processed };
+}
+
+/** Internal events (the brain's bookkeeping) are never shown to clients as themselves. */
+export function isInternalEvent(type: string): boolean {
+  return type.startsWith('oma.');
 }

@@ -76,7 +76,7 @@ export async function requestWake(db: Queryable, sessionId: string) {
   try {
     await db.query(
       `INSERT INTO session_wakes (session_id) VALUES ($1)
-       ON CONFLICT (session_id) DO UPDATE SET requested_at = now()`,
+       ON CONFLICT (session_id) DO UPDATE SET requested_at = now(), requests = session_wakes.requests + 1`,
       [sessionId],
     );
   } catch (error) {

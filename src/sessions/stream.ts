@@ -5,7 +5,10 @@ import type { AppEnv } from '../api/http.ts';
 import { Query } from '../api/query.ts';
 import { OmaError } from '../errors.ts';
 import type { StoredEvent } from '../session/interface.ts';
-import { renderEvent } from './render.ts';
+import { PROCESSED } from '../brain/history.ts';
+import type { Preview } from '../brain/previews.ts';
+import type { Queryable } from '../db/interface.ts';
+import { isInternalEvent, renderEvent } from './render.ts';
 import { getSessionRow, sessionExists } from './store.ts';
 
 /**
@@ -26,6 +29,33 @@ function frame(event: StoredEvent): string {
   let data = frames.get(event);
   if (data === undefined) frames.set(event, (data = JSON.stringify(renderEvent(event))));
   return data;
+}
+/**
+ * A brain took a queued client event: the stream shows that event again, same id, now with its
+ * `processed_at` (spec §5.2). Looked up once per marker for all subscribers.
+ */
+const echoes = new WeakMap<StoredEvent, Promise<{ type: string; data: string } | undefined>>();
+function echo(db: Queryable, marker: StoredEvent) {
+  let frame = echoes.get(marker);
+  if (frame === undefined) {
+    frame = db
+      .query<{ seq: number; id: string; type: string; payload: Record<string, unknown>; created_at: Date }>(
+        'SELECT seq, id, type, payload, created_at FROM events WHERE session_id = $1 AND id = $2',
+        [marker.sessionId, marker.payload.event_id],
+      )
+      .then(({ rows: [row] }) =>
+        row
+          ? {
+              type: row.type,
+              data: JSON.stringify(
+                renderEvent({ sessionId: marker.sessionId, seq: row.seq, id: row.id, type: row.type, payload: row.payload, createdAt: row.created_at }, marker.payload.processed_at as string),
+              ),
+            }
+          : undefined,
+      );
+    echoes.set(marker, frame);
+  }
+  return frame;
 }
 const TERMINAL_TYPES = new Set(['session.deleted', 'session.status_terminated']);
 
@@ -65,19 +95,41 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
       void (async () => {
         if (!(await sessionExists(deps.db, session.id).catch(() => true))) {
           // Deleted while we were not looking (the deletion event was already gone from the log).
-          await stream.writeSSE({ event: 'session.deleted', data: JSON.stringify({ type: 'session.deleted', id: '', processed_at: new Date().toISOString() }) });
+          await write({ event: 'session.deleted', data: JSON.stringify({ type: 'session.deleted', id: '', processed_at: new Date().toISOString() }) });
           controller.abort();
           return;
         }
-        await stream.writeSSE({ event: 'ping', data: '{"type":"ping"}' });
+        await write({ event: 'ping', data: '{"type":"ping"}' });
       })().catch(() => controller.abort());
     }, keepAliveMs());
+    // Previews come from this process's brains, outside the log: writes are queued so frames never interleave.
+    let writing = Promise.resolve();
+    const write = (message: { event: string; id?: string; data: string }) => (writing = writing.then(() => stream.writeSSE(message)));
+    const announced = new Set<string>();
+    const stopPreviews =
+      deltas.length > 0 && deps.previews
+        ? deps.previews.subscribe(session.id, (preview: Preview) => {
+            if (preview.type === 'event_start') {
+              if (!deltas.includes(preview.event.type)) return;
+              announced.add(preview.event.id);
+            } else if (!announced.has(preview.event_id)) return;
+            void write({ event: preview.type, data: JSON.stringify(preview) }).catch(() => controller.abort());
+          })
+        : undefined;
     try {
       for await (const event of deps.sessionLog.subscribe(session.id, { afterSeq, signal: controller.signal })) {
-        await stream.writeSSE({ event: event.type, id: String(event.seq), data: frame(event) });
+        if (event.type === PROCESSED) {
+          const taken = await echo(deps.db, event);
+          if (taken) await write({ event: taken.type, id: String(event.seq), data: taken.data });
+          continue;
+        }
+        if (isInternalEvent(event.type)) continue;
+        announced.delete(event.id);
+        await write({ event: event.type, id: String(event.seq), data: frame(event) });
         if (TERMINAL_TYPES.has(event.type)) break;
       }
     } finally {
+      stopPreviews?.();
       clearInterval(ticker);
       controller.abort();
     }

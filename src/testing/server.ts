@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { rmSync } from 'node:fs';
 import { loadConfig, type Config } from '../config.ts';
-import { startOma, type RunningOma } from '../server.ts';
+import { startOma, type OmaParts, type RunningOma } from '../server.ts';
 import { freshPgliteDir, freshPostgres } from './databases.ts';
 
 export const TEST_API_KEY = 'sk-oma-test-admin-key-0123456789';
@@ -13,20 +13,26 @@ export interface TestOma extends RunningOma {
   dispose(): Promise<void>;
 }
 
-/** A whole oma server on a loopback port, on a fresh PGlite (default) or a fresh PostgreSQL schema. */
-export async function startTestOma(options: { storage?: 'pglite' | 'postgres'; config?: Partial<Config> } = {}): Promise<TestOma> {
+/**
+ * A whole oma server on a loopback port, on a fresh PGlite (default) or a fresh PostgreSQL schema.
+ * Brains run only when a `model` is given (then with fast retries unless `config.brain` says otherwise).
+ */
+export async function startTestOma(options: { storage?: 'pglite' | 'postgres'; config?: Partial<Config> } & OmaParts = {}): Promise<TestOma> {
+  const brainConfig: Partial<Config> = options.model
+    ? { brains: 4, brain: { ...loadConfig({}).brain, retryBaseMs: 10, retryMaxMs: 50, leaseTtlMs: 5_000 } }
+    : { brains: 0 };
   let cleanup: () => Promise<void>;
   let config: Config;
   if (options.storage === 'postgres') {
     const pg = freshPostgres();
-    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, databaseUrl: pg.url, databaseSchema: pg.schema, ...options.config });
+    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, databaseUrl: pg.url, databaseSchema: pg.schema, ...brainConfig, ...options.config });
     cleanup = pg.drop;
   } else {
     const dir = await freshPgliteDir();
-    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, dataDir: dir, ...options.config });
+    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, dataDir: dir, ...brainConfig, ...options.config });
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
-  const oma = await startOma(config);
+  const oma = await startOma(config, undefined, { model: options.model, sandboxes: options.sandboxes });
   const client = new Anthropic({ baseURL: oma.url, apiKey: TEST_API_KEY, maxRetries: 0 });
   return {
     ...oma,

@@ -1,0 +1,129 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/interface.ts';
+import { isOmaError } from '../errors.ts';
+import type { Model } from '../model/interface.ts';
+import type { SandboxProvider } from '../sandbox/interface.ts';
+import type { SessionLog } from '../session/interface.ts';
+import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
+import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
+import type { Previews } from './previews.ts';
+import type { AgentSnapshot } from './request.ts';
+import { SessionRun, type SessionFacts } from './run.ts';
+import { ToolRouter } from './tools.ts';
+
+export interface BrainDeps {
+  db: Db;
+  log: SessionLog;
+  model: Model;
+  sandboxes: SandboxProvider;
+  /** Who holds leases (shown in `session_wakes.leased_by`). */
+  owner: string;
+  options?: Partial<BrainOptions>;
+  previews?: Previews;
+  logger?: Logger;
+}
+
+/**
+ * The harness. Stateless: `wake(sessionId)` claims the session's lease and rebuilds everything from
+ * the log, so any brain in any process can continue any session from wherever the last one stopped.
+ */
+export class Brain {
+  readonly options: BrainOptions;
+
+  constructor(private readonly deps: BrainDeps) {
+    this.options = { ...DEFAULT_BRAIN_OPTIONS, ...deps.options };
+  }
+
+  /** Run the session if its wake is due and free. False when there was nothing to claim. */
+  async wake(sessionId: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const lease = await claimWake(this.deps.db, this.deps.owner, this.options.leaseTtlMs, sessionId);
+    if (!lease) return false;
+    await this.run(lease, options.signal);
+    return true;
+  }
+
+  /** Claim the oldest due wake of any session, if any. */
+  claimNext(): Promise<Lease | undefined> {
+    return claimWake(this.deps.db, this.deps.owner, this.options.leaseTtlMs);
+  }
+
+  /**
+   * Work on a claimed session until nothing is left, renewing the lease meanwhile. `signal` (shutdown)
+   * stops at the next safe point and hands the wake back unfinished.
+   */
+  async run(lease: Lease, signal?: AbortSignal): Promise<void> {
+    const { db, logger } = this.deps;
+    const lost = new AbortController();
+    const stopping = signal ? AbortSignal.any([signal, lost.signal]) : lost.signal;
+    const heartbeat = setInterval(() => {
+      renewLease(db, lease, this.options.leaseTtlMs)
+        .then((held) => held || lost.abort(new Error('lease lost')))
+        .catch((error) => logger?.warn({ err: error, sessionId: lease.sessionId }, 'lease renewal failed'));
+    }, this.options.leaseTtlMs / 3);
+    heartbeat.unref();
+    let tools: ToolRouter | undefined;
+    let unsubscribe: AbortController | undefined;
+    let active: SessionRun | undefined;
+    try {
+      const facts = await loadSession(db, lease.sessionId);
+      if (!facts) {
+        await completeWake(db, lease); // deleted meanwhile
+        return;
+      }
+      tools = new ToolRouter(this.deps.sandboxes, { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId }, {
+        timeoutMs: this.options.toolTimeoutMs,
+        maxOutputBytes: this.options.maxToolOutputBytes,
+      });
+      const events = await this.deps.log.read(lease.sessionId);
+      const run = new SessionRun({ ...this.deps, tools, options: this.options }, facts, lease.generation, stopping, events);
+      unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
+      active = run;
+      for (;;) {
+        await run.untilDone();
+        if (stopping.aborted) break;
+        const outcome = await completeWake(db, lease);
+        if (outcome !== 'again') return;
+      }
+      if (signal?.aborted && !lost.signal.aborted) await releaseLease(db, lease);
+    } catch (error) {
+      if (isOmaError(error, 'stale_fence')) return; // another brain took over: it continues
+      if (isOmaError(error, 'conflict') && error.details?.error_code === 'session_log_closed') {
+        await completeWake(db, lease).catch(() => {}); // archived or deleted: nothing more to do
+        return;
+      }
+      logger?.error({ err: error, sessionId: lease.sessionId }, 'brain failed');
+      // A bug must not leave the session running forever, nor retry it forever: record it, go idle.
+      try {
+        await active?.fail(error);
+        await completeWake(db, lease);
+      } catch (second) {
+        logger?.error({ err: second, sessionId: lease.sessionId }, 'could not record the failure; the wake is retried when its lease expires');
+      }
+    } finally {
+      clearInterval(heartbeat);
+      unsubscribe?.abort();
+      await tools?.dispose();
+    }
+  }
+
+  /** Abort the in-flight step as soon as the log shows a `user.interrupt`. */
+  private watchInterrupts(sessionId: string, run: SessionRun, stopping: AbortSignal): AbortController {
+    const controller = new AbortController();
+    const signal = AbortSignal.any([controller.signal, stopping]);
+    void (async () => {
+      for await (const event of this.deps.log.subscribe(sessionId, { afterSeq: run.history.lastSeq, signal })) {
+        if (event.type === 'user.interrupt') run.interrupt();
+      }
+    })().catch((error) => this.deps.logger?.warn({ err: error }, 'interrupt watch ended'));
+    return controller;
+  }
+}
+
+async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {
+  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot }>(
+    'SELECT id, workspace_id, environment_id, agent FROM sessions WHERE id = $1',
+    [id],
+  );
+  const row = rows[0];
+  return row && { id: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, agent: row.agent };
+}

@@ -1,0 +1,158 @@
+import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type { ModelRequest } from '../model/interface.ts';
+import type { StoredEvent } from '../session/interface.ts';
+import { PRIVATE_KEY, PROCESSED } from './history.ts';
+import { toolCatalog } from './toolset.ts';
+
+/**
+ * The request for the next model call, as a pure function of the session's events and its pinned
+ * agent: same log, same request, byte for byte. What the model sees is a view of the log — the log
+ * itself is never edited to make a request fit.
+ */
+
+export interface RequestOptions {
+  maxTokens: number;
+  /** Content of files named by image/document blocks (`source: {type: "file"}`), by file id. */
+  files?: ReadonlyMap<string, { mediaType: string; data: string }>;
+}
+
+export interface AgentSnapshot {
+  model: { id: string; speed?: string; effort?: { type: string }; inference_geo?: string } | string;
+  system?: string | null;
+  tools?: unknown;
+}
+
+export function buildRequest(events: readonly StoredEvent[], agent: AgentSnapshot, options: RequestOptions): ModelRequest {
+  const model = typeof agent.model === 'string' ? { id: agent.model } : agent.model;
+  const tools = [...toolCatalog(agent).values()].map((entry) => entry.definition);
+  const request: ModelRequest = { model: model.id, max_tokens: options.maxTokens, messages: buildMessages(events, options) };
+  if (agent.system) request.system = agent.system;
+  if (tools.length > 0) request.tools = tools;
+  // Only what differs from the Messages API's own defaults, so older models keep working.
+  if (model.effort && model.effort.type !== 'high') request.output_config = { effort: model.effort.type as 'low' };
+  if (model.speed === 'fast') request.speed = 'fast';
+  if (model.inference_geo) request.inference_geo = model.inference_geo;
+  return request;
+}
+
+type Item = { role: 'user' | 'assistant'; blocks: ContentBlockParam[] };
+
+/**
+ * Messages from events. A model response's blocks (its thinking, messages and tool uses, in order)
+ * form one assistant turn; a response that failed before producing a tool use is left out (the
+ * retry answers instead). Every tool use is followed, in the next user turn and in tool-use order,
+ * by its result — the first one recorded — and then by the messages the brain took since.
+ */
+export function buildMessages(events: readonly StoredEvent[], options: Pick<RequestOptions, 'files'> = {}): MessageParam[] {
+  const byId = new Map(events.map((event) => [event.id, event]));
+  const results = new Map<string, ToolResultBlockParam>();
+  for (const event of events) {
+    const useId = resultReference(event);
+    if (useId && !results.has(useId)) results.set(useId, toolResult(useId, event, options));
+  }
+  const items: Item[] = [];
+  let response: { blocks: ContentBlockParam[]; toolUses: string[] } | undefined;
+  const closeResponse = (keep: boolean) => {
+    if (response && (keep || response.toolUses.length > 0)) {
+      items.push({ role: 'assistant', blocks: response.blocks });
+      if (response.toolUses.length > 0) {
+        items.push({
+          role: 'user',
+          blocks: response.toolUses.map((id) => results.get(id) ?? { type: 'tool_result', tool_use_id: id, is_error: true, content: 'No result was recorded for this tool call.' }),
+        });
+      }
+    }
+    response = undefined;
+  };
+  for (const event of events) {
+    const payload = event.payload;
+    switch (event.type) {
+      case 'span.model_request_start':
+        closeResponse(false);
+        response = { blocks: [], toolUses: [] };
+        break;
+      case 'span.model_request_end':
+        closeResponse(payload.is_error !== true);
+        break;
+      case 'agent.thinking':
+        for (const block of ((payload[PRIVATE_KEY] as { blocks?: ContentBlockParam[] } | undefined)?.blocks ?? [])) response?.blocks.push(block);
+        break;
+      case 'agent.message':
+        for (const block of payload.content as { type: string; text?: string }[]) {
+          if (block.type === 'text') response?.blocks.push({ type: 'text', text: block.text ?? '' });
+        }
+        break;
+      case 'agent.tool_use':
+      case 'agent.custom_tool_use':
+        if (response) {
+          response.blocks.push({ type: 'tool_use', id: event.id, name: payload.name as string, input: payload.input as Record<string, unknown> });
+          response.toolUses.push(event.id);
+        }
+        break;
+      case PROCESSED: {
+        const taken = byId.get(payload.event_id as string);
+        if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(taken.payload.content as ContentBlockParam[], options) });
+        if (taken?.type === 'system.message') {
+          const texts = (taken.payload.content as TextBlockParam[]).map((block) => block.text).join('\n');
+          items.push({ role: 'user', blocks: [{ type: 'text', text: `<system>\n${texts}\n</system>` }] });
+        }
+        break;
+      }
+    }
+  }
+  closeResponse(false);
+  return merge(items);
+}
+
+/** Consecutive turns of one role become one message (the API alternates roles). */
+function merge(items: Item[]): MessageParam[] {
+  const messages: MessageParam[] = [];
+  for (const item of items) {
+    if (item.blocks.length === 0) continue;
+    const last = messages.at(-1);
+    if (last && last.role === item.role) (last.content as ContentBlockParam[]).push(...item.blocks);
+    else messages.push({ role: item.role, content: [...item.blocks] });
+  }
+  return messages;
+}
+
+function resultReference(event: StoredEvent): string | undefined {
+  switch (event.type) {
+    case 'agent.tool_result':
+    case 'user.tool_result':
+      return event.payload.tool_use_id as string;
+    case 'user.custom_tool_result':
+      return event.payload.custom_tool_use_id as string;
+    default:
+      return undefined;
+  }
+}
+
+function toolResult(useId: string, event: StoredEvent, options: Pick<RequestOptions, 'files'>): ToolResultBlockParam {
+  const content = userContent((event.payload.content as ContentBlockParam[] | undefined) ?? [], options);
+  const block: ToolResultBlockParam = { type: 'tool_result', tool_use_id: useId, content: content as ToolResultBlockParam['content'] };
+  if (event.payload.is_error === true) block.is_error = true;
+  return block;
+}
+
+/** Client content as the Messages API takes it: files named by id are inlined from `files`. */
+function userContent(blocks: ContentBlockParam[], options: Pick<RequestOptions, 'files'>): ContentBlockParam[] {
+  return blocks.map((block) => {
+    const source = (block as { source?: { type: string; file_id?: string } }).source;
+    if ((block.type !== 'image' && block.type !== 'document') || source?.type !== 'file') return block;
+    const file = options.files?.get(source.file_id!);
+    if (!file) return { type: 'text', text: `[file ${source.file_id} is no longer available]` };
+    return { ...block, source: { type: 'base64', media_type: file.mediaType, data: file.data } } as ContentBlockParam;
+  });
+}
+
+/** File ids that `buildMessages` would inline: the caller loads them first. */
+export function referencedFiles(events: readonly StoredEvent[]): string[] {
+  const ids = new Set<string>();
+  for (const event of events) {
+    for (const block of (event.payload.content as { source?: { type: string; file_id?: string } }[] | undefined) ?? []) {
+      if (block?.source?.type === 'file' && block.source.file_id) ids.add(block.source.file_id);
+    }
+  }
+  return [...ids];
+}

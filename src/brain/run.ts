@@ -1,0 +1,342 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Db } from '../db/interface.ts';
+import { openFileContent } from '../files/store.ts';
+import { newId } from '../ids.ts';
+import { accumulate, type ModelUsage, type ResponseBlock, type ResponseSummary } from '../model/accumulate.ts';
+import { isModelError, type ModelError } from '../model/errors.ts';
+import type { Model } from '../model/interface.ts';
+import type { NewEvent, SessionLog, StoredEvent } from '../session/interface.ts';
+import { decide, type Step } from './decide.ts';
+import { PRIVATE_KEY, PROCESSED, SessionHistory, type ToolUse } from './history.ts';
+import type { BrainOptions } from './options.ts';
+import type { Previews } from './previews.ts';
+import { buildRequest, referencedFiles, type AgentSnapshot } from './request.ts';
+import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
+import type { ToolRouter } from './tools.ts';
+
+/** What a run needs from the session's row. */
+export interface SessionFacts {
+  id: string;
+  workspaceId: string;
+  environmentId: string;
+  agent: AgentSnapshot;
+}
+
+export interface RunDeps {
+  db: Db;
+  log: SessionLog;
+  model: Model;
+  tools: ToolRouter;
+  options: BrainOptions;
+  previews?: Previews;
+  logger?: Logger;
+}
+
+const MODEL_ERROR_TYPES: Partial<Record<ModelError['kind'], string>> = { rate_limited: 'model_rate_limited_error', overloaded: 'model_overloaded_error' };
+const text = (value: string) => [{ type: 'text', text: value }];
+
+/**
+ * One brain's work on one session while it holds the lease: fold the log, decide, perform, repeat.
+ * Every append carries the lease generation as its fence. `interrupted` is aborted when a
+ * `user.interrupt` arrives; `stopping` when the lease is lost or the process shuts down.
+ */
+export class SessionRun {
+  readonly history: SessionHistory;
+  private readonly catalog: Map<string, ToolEntry>;
+  private interruption = new AbortController();
+  private modelFailures = 0;
+
+  constructor(
+    private readonly deps: RunDeps,
+    private readonly session: SessionFacts,
+    private readonly fence: number,
+    private readonly stopping: AbortSignal,
+    events: StoredEvent[],
+  ) {
+    this.history = new SessionHistory(events);
+    this.catalog = toolCatalog(session.agent);
+  }
+
+  /** A `user.interrupt` was appended: abort whatever is in flight. */
+  interrupt() {
+    this.interruption.abort(new Error('interrupted'));
+  }
+
+  /** Perform steps until there is nothing left to do, or the run must stop. */
+  async untilDone(): Promise<void> {
+    for (;;) {
+      if (this.stopping.aborted) return;
+      await this.catchUp();
+      const step = decide(this.history);
+      if (step.type === 'done') return;
+      await this.perform(step);
+    }
+  }
+
+  private signal(): AbortSignal {
+    return AbortSignal.any([this.interruption.signal, this.stopping]);
+  }
+
+  private async perform(step: Exclude<Step, { type: 'done' }>) {
+    switch (step.type) {
+      case 'interrupt':
+        return this.applyInterrupts(step.interrupts);
+      case 'recover':
+        return this.recover(step.uses);
+      case 'requires_action':
+        return this.idle({ type: 'requires_action', event_ids: step.eventIds });
+      case 'confirm':
+        return this.confirm(step.confirmations);
+      case 'model':
+        return this.callModel(step.take);
+      case 'end_turn':
+        return this.idle({ type: 'end_turn' });
+    }
+  }
+
+  /** Record an unexpected failure of the brain itself and end the turn cleanly. */
+  async fail(error: unknown) {
+    await this.catchUp();
+    const message = `The agent server failed while running this session: ${error instanceof Error ? error.message : String(error)}`;
+    await this.append([...this.history.unanswered().map((use) => this.toolResult(use.event.id, message, true)), this.sessionError('unknown_error', message, 'exhausted')]);
+    await this.idle({ type: 'retries_exhausted' });
+  }
+
+  // ---- steps ----
+
+  private async applyInterrupts(interrupts: StoredEvent[]) {
+    const events = [...interrupts, ...this.history.queuedOf('user.tool_confirmation')].map((event) => this.taken(event));
+    for (const use of this.history.unanswered()) events.push(this.toolResult(use.event.id, 'Interrupted by the user before this tool call finished.', true));
+    const wasBusy = this.history.status !== 'idle' || this.history.lastStopReason?.type === 'requires_action';
+    await this.append(events);
+    this.interruption = new AbortController();
+    if (wasBusy) await this.idle({ type: 'end_turn' });
+  }
+
+  private async recover(uses: ToolUse[]) {
+    await this.ensureRunning([]);
+    const rerun = uses.filter((use) => IDEMPOTENT_TOOLS.has(use.event.payload.name as string));
+    const reported = uses.filter((use) => !rerun.includes(use));
+    if (reported.length > 0) {
+      const message = 'This tool call was cut off by a restart of the agent server before its result was recorded. It may or may not have run: check its effects before repeating it.';
+      await this.append(reported.map((use) => this.toolResult(use.event.id, message, true)));
+    }
+    await this.runTools(rerun);
+  }
+
+  private async confirm(confirmations: StoredEvent[]) {
+    const events: NewEvent[] = [];
+    const allowed: ToolUse[] = [];
+    for (const confirmation of confirmations) {
+      events.push(this.taken(confirmation));
+      const use = this.history.toolUses.get(confirmation.payload.tool_use_id as string);
+      if (!use || use.result) continue; // closed meanwhile (an interrupt)
+      if (confirmation.payload.result === 'allow') allowed.push(use);
+      else {
+        const reason = (confirmation.payload.deny_message as string | undefined) || 'The user denied this tool call.';
+        events.push(this.toolResult(use.event.id, reason, true));
+      }
+    }
+    await this.ensureRunning(events);
+    await this.runTools(allowed);
+  }
+
+  private async callModel(take: StoredEvent[]) {
+    const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: {} };
+    await this.ensureRunning([...take.map((event) => this.taken(event)), start]);
+    const request = buildRequest(this.history.events, this.session.agent, { maxTokens: this.deps.options.maxTokens, files: await this.files() });
+    const signal = this.signal();
+    const uses: string[] = [];
+    const previewIds = new Map<number, string>();
+    let summary: ResponseSummary;
+    try {
+      summary = await accumulate(this.deps.model.stream(request, { signal }), {
+        onBlockStart: (index, type) => {
+          if (type !== 'text' && type !== 'thinking') return;
+          const id = newId('sevt');
+          previewIds.set(index, id);
+          this.deps.previews?.publish(this.session.id, { type: 'event_start', event: { type: type === 'text' ? 'agent.message' : 'agent.thinking', id } });
+        },
+        onTextDelta: (index, delta) => {
+          const id = previewIds.get(index);
+          if (id) this.deps.previews?.publish(this.session.id, { type: 'event_delta', event_id: id, delta: { type: 'content_delta', index: 0, content: { type: 'text', text: delta } } });
+        },
+        onBlock: async (block, index) => {
+          const event = this.blockEvent(block, previewIds.get(index));
+          await this.append([event]);
+          if (block.type === 'tool_use') uses.push(event.id!);
+        },
+      });
+    } catch (error) {
+      if (!isModelError(error)) throw error;
+      await this.append([this.requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage)]);
+      // A response cut off after it asked for tools is answered like a whole one.
+      if (uses.length > 0) return this.afterResponse(uses, null);
+      return this.modelFailed(error);
+    }
+    this.modelFailures = 0;
+    await this.append([this.requestEnd(start, false, summary.usage, summary.stopReason)]);
+    await this.afterResponse(uses, summary.stopReason);
+  }
+
+  private async afterResponse(useIds: string[], stopReason: string | null) {
+    const uses = useIds.map((id) => this.history.toolUses.get(id)!);
+    if (this.history.turnToolCalls > this.deps.options.maxToolCallsPerTurn) {
+      const limit = this.deps.options.maxToolCallsPerTurn;
+      const message = `This turn reached its limit of ${limit} tool calls.`;
+      await this.append([
+        ...uses.map((use) => this.toolResult(use.event.id, `Not run: ${message}`, true)),
+        this.sessionError('tool_use_limit_reached_error', message, 'exhausted'),
+      ]);
+      return this.idle({ type: 'retries_exhausted' });
+    }
+    const denied = uses.filter((use) => use.permission === 'deny');
+    if (denied.length > 0) {
+      await this.append(denied.map((use) => this.toolResult(use.event.id, this.denialReason(use), true)));
+    }
+    await this.runTools(uses.filter((use) => use.kind === 'toolset' && use.permission === 'allow'));
+    if (stopReason === 'refusal' && uses.length === 0) {
+      await this.idle({ type: 'refusal' }, { type: 'refusal', category: null, explanation: null });
+    }
+  }
+
+  private async modelFailed(error: ModelError) {
+    if (error.kind === 'aborted') return; // an interrupt or a shutdown: the next step handles it
+    const type = MODEL_ERROR_TYPES[error.kind] ?? 'model_request_failed_error';
+    this.modelFailures++;
+    const { maxModelAttempts, retryBaseMs, retryMaxMs } = this.deps.options;
+    if (error.retryable && this.modelFailures < maxModelAttempts) {
+      await this.append([this.sessionError(type, error.message, 'retrying'), { type: 'session.status_rescheduled', payload: {} }]);
+      await this.syncRow();
+      const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (this.modelFailures - 1));
+      const delay = Math.max(error.retryAfterMs ?? 0, backoff * (0.5 + Math.random() / 2));
+      await sleep(Math.min(delay, retryMaxMs), undefined, { signal: this.signal() }).catch(() => {});
+      return;
+    }
+    this.modelFailures = 0;
+    // Inputs queued behind the failed turn are flushed into it: kept in history, not answered.
+    const flushed = this.history.queuedOf('user.message', 'system.message').map((event) => this.taken(event));
+    await this.append([...flushed, this.sessionError(type, error.message, 'exhausted')]);
+    await this.idle({ type: 'retries_exhausted' });
+  }
+
+  private async runTools(uses: ToolUse[]) {
+    const signal = this.signal();
+    await Promise.all(
+      uses.map(async (use) => {
+        const outcome = await this.deps.tools.execute(use.event.payload.name as string, use.event.payload.input as Record<string, unknown>, signal);
+        await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError)]);
+      }),
+    );
+  }
+
+  private async idle(stopReason: { type: string; event_ids?: string[] }, stopDetails: Record<string, unknown> | null = null) {
+    const usage = { type: 'session.usage', payload: { usage: this.usagePayload() } };
+    await this.append([usage, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
+    await this.syncRow();
+  }
+
+  // ---- events ----
+
+  /** Append `events`, first `session.status_running` when the session is not running. */
+  private async ensureRunning(events: NewEvent[]) {
+    const starting = this.history.status !== 'running';
+    await this.append(starting ? [{ type: 'session.status_running', payload: {} }, ...events] : events);
+    if (starting) await this.syncRow();
+  }
+
+  private blockEvent(block: ResponseBlock, id = newId('sevt')): NewEvent {
+    switch (block.type) {
+      case 'text':
+        return { id, type: 'agent.message', payload: { content: text(block.text) } };
+      case 'thinking':
+      case 'redacted_thinking':
+        return { id, type: 'agent.thinking', payload: { [PRIVATE_KEY]: { blocks: [block] } } };
+      case 'tool_use': {
+        const entry = this.catalog.get(block.name);
+        if (entry?.kind === 'custom') return { id, type: 'agent.custom_tool_use', payload: { name: block.name, input: block.input } };
+        // A name the agent does not offer is refused before any policy applies.
+        const permission = entry?.policy ? evaluatePermission(block.name, entry.policy) : { evaluated_permission: 'deny' };
+        return { id, type: 'agent.tool_use', payload: { name: block.name, input: block.input, ...permission } };
+      }
+    }
+  }
+
+  private denialReason(use: ToolUse): string {
+    const name = use.event.payload.name as string;
+    return this.catalog.has(name) ? `The permission policy denied this call to ${name}.` : `There is no tool named ${name}; use one of: ${[...this.catalog.keys()].join(', ') || '(none)'}.`;
+  }
+
+  private requestEnd(start: NewEvent, isError: boolean, usage?: ModelUsage, stopReason?: string | null): NewEvent {
+    const modelUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...usage, speed: null };
+    const payload: Record<string, unknown> = { model_request_start_id: start.id, is_error: isError, model_usage: modelUsage };
+    if (stopReason) payload[PRIVATE_KEY] = { stop_reason: stopReason };
+    return { type: 'span.model_request_end', payload };
+  }
+
+  private toolResult(useId: string, output: string, isError: boolean): NewEvent {
+    return { type: 'agent.tool_result', payload: { tool_use_id: useId, content: text(output), is_error: isError } };
+  }
+
+  private taken(event: StoredEvent): NewEvent {
+    return { type: PROCESSED, payload: { event_id: event.id, processed_at: new Date().toISOString() } };
+  }
+
+  private sessionError(type: string, message: string, retryStatus: 'retrying' | 'exhausted' | 'terminal'): NewEvent {
+    return { type: 'session.error', payload: { error: { type, message, retry_status: { type: retryStatus } } } };
+  }
+
+  private usagePayload() {
+    const { usage, activeSeconds, runningSince } = this.history;
+    return {
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens, ephemeral_1h_input_tokens: 0 },
+      active_seconds: activeSeconds + (runningSince ? Math.max(0, (Date.now() - runningSince.getTime()) / 1000) : 0),
+    };
+  }
+
+  /** Append under the lease's fence and fold the result (reading back only if others appended meanwhile). */
+  private async append(events: NewEvent[]) {
+    if (events.length === 0) return;
+    const withIds = events.map((event) => ({ ...event, id: event.id ?? newId('sevt'), payload: event.payload ?? {} }));
+    const lastSeq = await this.deps.log.append(this.session.id, withIds, { fence: this.fence });
+    if (lastSeq !== this.history.lastSeq + withIds.length) return this.catchUp();
+    const createdAt = new Date();
+    withIds.forEach((event, index) => this.history.apply({ ...event, sessionId: this.session.id, seq: lastSeq - withIds.length + 1 + index, createdAt }));
+  }
+
+  async catchUp() {
+    for (const event of await this.deps.log.read(this.session.id, { afterSeq: this.history.lastSeq })) this.history.apply(event);
+  }
+
+  /** The session row mirrors the log: status, usage, active time. */
+  private async syncRow() {
+    const usage = this.usagePayload();
+    const { active_seconds: activeSeconds, ...rest } = usage;
+    await this.deps.db.query(
+      `UPDATE sessions SET status = $2, usage = $3::jsonb, active_seconds = $4, updated_at = now() WHERE id = $1 AND status <> 'terminated'`,
+      [this.session.id, this.history.status, JSON.stringify(rest), activeSeconds],
+    );
+  }
+
+  /** Files named by the conversation's content, base64, for the request. */
+  private async files() {
+    const ids = referencedFiles(this.history.events);
+    if (ids.length === 0) return undefined;
+    const files = new Map<string, { mediaType: string; data: string }>();
+    for (const id of ids) {
+      try {
+        const { file, chunks } = await openFileContent(this.deps.db, this.session.workspaceId, id);
+        const parts: Uint8Array[] = [];
+        for await (const chunk of chunks) parts.push(chunk);
+        files.set(id, { mediaType: file.mime_type, data: Buffer.concat(parts).toString('base64') });
+      } catch (error) {
+        this.deps.logger?.warn({ sessionId: this.session.id, fileId: id, err: error }, 'a file named in the conversation could not be read');
+      }
+    }
+    return files;
+  }
+}

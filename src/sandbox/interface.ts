@@ -1,0 +1,38 @@
+/**
+ * Hands: where the agent toolset's tools run. Providers implement the minimum; the brain's tool
+ * router adds timeouts, truncation and error mapping once for all of them.
+ *
+ * - `provision` is called lazily, on the first tool call of a session that needs a sandbox, never
+ *   at session start. It may be called again for the same session after a sandbox died: it must
+ *   then continue from the same recipe (and, where the provider keeps one, the same workspace).
+ * - `execute` runs one toolset call (`bash`, `read`, `write`, `edit`, `glob`, `grep`) with the
+ *   input the model produced, unvalidated. It resolves to the text the model sees, or throws a
+ *   `ToolError` whose message the model sees verbatim (`is_error: true`); any other throw is a
+ *   provider failure that the router reports as `Error: <message>`. `signal` aborts the call
+ *   (interrupt, timeout, shutdown) and must make it settle promptly.
+ * - `dispose` releases everything the sandbox holds. Idempotent; `execute` after it throws.
+ */
+export interface SandboxProvider {
+  readonly name: string;
+  provision(recipe: SandboxRecipe): Promise<Sandbox>;
+}
+
+export interface Sandbox {
+  execute(name: string, input: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<string>;
+  dispose(): Promise<void>;
+}
+
+/** What a sandbox is built from: the session it serves and what that session mounts. */
+export interface SandboxRecipe {
+  sessionId: string;
+  workspaceId: string;
+  environmentId: string;
+}
+
+/** A failure the model should see as the tool's own answer, verbatim. */
+export class ToolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ToolError';
+  }
+}

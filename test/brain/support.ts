@@ -1,0 +1,111 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { BetaManagedAgentsSessionEvent } from '@anthropic-ai/sdk/resources/beta/sessions/events';
+import assert from 'node:assert/strict';
+import { after, before, describe } from 'node:test';
+import type { ModelRequest } from '../../src/model/interface.ts';
+import { skipPostgres } from '../../src/testing/databases.ts';
+import { EchoSandboxProvider } from '../../src/testing/echo-sandbox.ts';
+import { createAgent, createEnvironment } from '../../src/testing/fixtures.ts';
+import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
+import { startTestOma, type TestOma } from '../../src/testing/server.ts';
+import type { Config } from '../../src/config.ts';
+
+/**
+ * Brain tests share one server per storage. Its scripted model serves many sessions at once, so
+ * each test registers its own script under a case name, and each session's first message starts
+ * with `[case]`: requests are routed by it, and recorded per case.
+ */
+export class CaseScripts {
+  private readonly cases = new Map<string, { steps: (ScriptStep | ((request: ModelRequest) => ScriptStep))[]; requests: ModelRequest[] }>();
+  readonly model = new ScriptedModel((request) => this.next(request));
+
+  add(name: string, steps: (ScriptStep | ((request: ModelRequest) => ScriptStep))[]) {
+    const entry = { steps: [...steps], requests: [] as ModelRequest[] };
+    this.cases.set(name, entry);
+    return { requests: entry.requests };
+  }
+
+  private next(request: ModelRequest): ScriptStep {
+    const name = caseOf(request);
+    const entry = name === undefined ? undefined : this.cases.get(name);
+    if (!entry) return { error: { status: 400, type: 'invalid_request_error', message: `no script for case ${name}` } };
+    entry.requests.push(structuredClone(request));
+    const step = entry.steps.shift();
+    if (!step) return { error: { status: 400, type: 'invalid_request_error', message: `script of case ${name} is exhausted` } };
+    return typeof step === 'function' ? step(request) : step;
+  }
+}
+
+function caseOf(request: ModelRequest): string | undefined {
+  const first = request.messages[0];
+  const content = typeof first?.content === 'string' ? first.content : (first?.content.find((block) => block.type === 'text') as { text: string } | undefined)?.text;
+  return content?.match(/^\[([\w-]+)\]/)?.[1];
+}
+
+export interface BrainHarness {
+  oma: TestOma;
+  client: Anthropic;
+  scripts: CaseScripts;
+  sandbox: EchoSandboxProvider;
+}
+
+/** Runs `body` on PGlite and on PostgreSQL, each with its own server, scripted model and echo sandbox. */
+export function describeBrain(title: string, body: (harness: () => BrainHarness) => void, options: { config?: Partial<Config> } = {}) {
+  for (const storage of ['pglite', 'postgres'] as const) {
+    describe(`${title} (${storage})`, { skip: storage === 'postgres' && skipPostgres }, () => {
+      let harness: BrainHarness;
+      before(async () => {
+        const scripts = new CaseScripts();
+        const sandbox = new EchoSandboxProvider();
+        const oma = await startTestOma({ storage, model: scripts.model, sandboxes: sandbox, config: options.config });
+        harness = { oma, client: oma.client, scripts, sandbox };
+      });
+      after(() => harness?.oma.dispose());
+      body(() => harness);
+    });
+  }
+}
+
+export const TOOLSET = { type: 'agent_toolset_20260401' };
+
+/** A session on a fresh agent (with `agent` overrides) and environment. */
+export async function newSession(client: Anthropic, agent: Record<string, unknown> = {}) {
+  const created = await createAgent(client, { tools: [TOOLSET], ...agent });
+  const environment = await createEnvironment(client);
+  return client.beta.sessions.create({ agent: created.id, environment_id: environment.id });
+}
+
+type Event = BetaManagedAgentsSessionEvent & Record<string, unknown>;
+
+/** Every event of the session, as `events.list` returns them. */
+export async function listAll(client: Anthropic, sessionId: string): Promise<Event[]> {
+  const events: Event[] = [];
+  for await (const event of client.beta.sessions.events.list(sessionId, { limit: 1000 })) events.push(event as Event);
+  return events;
+}
+
+/**
+ * Wait until the session has `count` idle events (polling the list), then return all its events.
+ * `stopReason` checks the last idle's stop reason type.
+ */
+export async function waitForIdle(client: Anthropic, sessionId: string, options: { count?: number; timeoutMs?: number } = {}): Promise<Event[]> {
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  for (;;) {
+    const events = await listAll(client, sessionId);
+    if (events.filter((event) => event.type === 'session.status_idle').length >= (options.count ?? 1)) return events;
+    if (Date.now() > deadline) assert.fail(`session ${sessionId} did not go idle: ${events.map((event) => event.type).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function types(events: { type: string }[]): string[] {
+  return events.map((event) => event.type);
+}
+
+export function lastIdle(events: Event[]) {
+  return events.filter((event) => event.type === 'session.status_idle').at(-1) as Event & { stop_reason: { type: string; event_ids?: string[] } };
+}
+
+export function userText(text: string) {
+  return { type: 'user.message' as const, content: [{ type: 'text' as const, text }] };
+}
