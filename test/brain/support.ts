@@ -7,8 +7,7 @@ import { skipPostgres } from '../../src/testing/databases.ts';
 import { EchoSandboxProvider } from '../../src/testing/echo-sandbox.ts';
 import { createAgent, createEnvironment } from '../../src/testing/fixtures.ts';
 import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
-import { startTestOma, type TestOma } from '../../src/testing/server.ts';
-import type { Config } from '../../src/config.ts';
+import { startTestOma, type TestConfig, type TestOma } from '../../src/testing/server.ts';
 
 /**
  * Brain tests share one server per storage. Its scripted model serves many sessions at once, so
@@ -50,7 +49,7 @@ export interface BrainHarness {
 }
 
 /** Runs `body` on PGlite and on PostgreSQL, each with its own server, scripted model and echo sandbox. */
-export function describeBrain(title: string, body: (harness: () => BrainHarness) => void, options: { config?: Partial<Config> } = {}) {
+export function describeBrain(title: string, body: (harness: () => BrainHarness) => void, options: { config?: TestConfig } = {}) {
   for (const storage of ['pglite', 'postgres'] as const) {
     describe(`${title} (${storage})`, { skip: storage === 'postgres' && skipPostgres }, () => {
       let harness: BrainHarness;

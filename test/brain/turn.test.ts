@@ -11,7 +11,7 @@ describeBrain('a turn', (harness) => {
     ]);
     const session = await newSession(client, { system: 'You are terse.' });
     const sent = await client.beta.sessions.events.send(session.id, { events: [userText('[full-turn] list the root')] });
-    assert.equal(sent.data[0]!.processed_at, null);
+    assert.equal(sent.data![0]!.processed_at, null);
     const events = await waitForIdle(client, session.id);
     assert.deepEqual(types(events), [
       'user.message',
@@ -29,7 +29,7 @@ describeBrain('a turn', (harness) => {
     ]);
     const byType = (type: string) => events.filter((event) => event.type === type) as Record<string, any>[];
     // The queued message is now shown as processed, under its own id.
-    assert.equal(events[0]!.id, sent.data[0]!.id);
+    assert.equal(events[0]!.id, sent.data![0]!.id);
     assert.ok(typeof events[0]!.processed_at === 'string');
     const use = byType('agent.tool_use')[0]!;
     assert.equal(use.name, 'bash');
@@ -59,7 +59,7 @@ describeBrain('a turn', (harness) => {
     assert.equal(requests.length, 2);
     assert.equal(requests[0]!.model, 'claude-sonnet-4-6');
     assert.equal(requests[0]!.system, 'You are terse.');
-    assert.deepEqual(requests[0]!.tools!.map((tool) => tool.name), ['bash', 'read', 'write', 'edit', 'glob', 'grep']);
+    assert.deepEqual(requests[0]!.tools!.map((tool) => (tool as { name: string }).name), ['bash', 'read', 'write', 'edit', 'glob', 'grep']);
     assert.deepEqual(requests[0]!.messages, [{ role: 'user', content: [{ type: 'text', text: '[full-turn] list the root' }] }]);
     assert.deepEqual(requests[1]!.messages.slice(1), [
       {

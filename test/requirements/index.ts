@@ -1,4 +1,5 @@
 import { agentsRequirements } from './agents.ts';
+import { brainRequirements } from './brain.ts';
 import { environmentsRequirements } from './environments.ts';
 import { eventsRequirements } from './events.ts';
 import { filesRequirements } from './files.ts';
@@ -16,4 +17,5 @@ export const requirements: Record<string, string> = {
   ...filesRequirements,
   ...sessionsRequirements,
   ...eventsRequirements,
+  ...brainRequirements,
 };
