@@ -33,7 +33,7 @@ const toLease = (row: LeaseRow): Lease => ({ sessionId: row.session_id, generati
  */
 export async function claimWake(db: Queryable, owner: string, ttlMs: number, sessionId?: string): Promise<Lease | undefined> {
   const params: unknown[] = [owner, ttlMs / 1000];
-  const only = sessionId === undefined ? '' : `AND session_id = $${params.push(sessionId)}`;
+  const only = sessionId === undefined ? '' : `AND w.session_id = $${params.push(sessionId)}`;
   const { rows } = await db.query<LeaseRow>(
     `WITH next AS (
        SELECT w.session_id, GREATEST(w.generation, COALESCE(l.fence, 0)) + 1 AS generation

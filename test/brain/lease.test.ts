@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Brain } from '../../src/brain/brain.ts';
+import { skipPostgres } from '../../src/testing/databases.ts';
+import { EchoSandboxProvider } from '../../src/testing/echo-sandbox.ts';
+import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
+import { startTestOma, type TestOma } from '../../src/testing/server.ts';
+import { listAll, newSession, types, userText } from './support.ts';
+
+/**
+ * Leases, fencing and recovery, with brains built by hand (the server runs none), so each test
+ * decides which brain wakes when.
+ */
+for (const storage of ['pglite', 'postgres'] as const) {
+  describe(`leases (${storage})`, { skip: storage === 'postgres' && skipPostgres }, () => {
+    let oma: TestOma;
+    before(async () => {
+      oma = await startTestOma({ storage });
+    });
+    after(() => oma?.dispose());
+
+    function brain(name: string, steps: ScriptStep[], sandbox = new EchoSandboxProvider()) {
+      const model = new ScriptedModel(steps);
+      return { model, sandbox, brain: new Brain({ db: oma.db, log: oma.sessionLog, model, sandboxes: sandbox, owner: name, options: { leaseTtlMs: 60_000, retryBaseMs: 1 } }) };
+    }
+
+    async function waitingSession(text: string) {
+      const session = await newSession(oma.client);
+      await oma.client.beta.sessions.events.send(session.id, { events: [userText(text)] });
+      return session.id;
+    }
+
+    async function expireLease(sessionId: string) {
+      await oma.db.query("UPDATE session_wakes SET leased_until = now() - interval '1 second' WHERE session_id = $1", [sessionId]);
+    }
+
+    it('[BRAIN-22] concurrent wakes of one session: exactly one brain claims and runs it', async () => {
+      const sessionId = await waitingSession('hello');
+      const brains = [1, 2, 3, 4].map((n) => brain(`brain-${n}`, [{ content: [{ type: 'text', text: 'hi' }], delay_ms: 100 }]));
+      const claimed = await Promise.all(brains.map(({ brain }) => brain.wake(sessionId)));
+      assert.deepEqual(claimed.filter(Boolean).length, 1);
+      assert.equal(brains.reduce((sum, { model }) => sum + model.requests.length, 0), 1);
+      const events = await listAll(oma.client, sessionId);
+      assert.equal(events.filter((event) => event.type === 'session.status_idle').length, 1);
+      // Done: the wake is gone, so nobody claims it again.
+      assert.equal(await brains[0]!.brain.wake(sessionId), false);
+    });
+
+    it('[BRAIN-23] [BRAIN-24] a brain whose lease was taken over cannot append; the new one reports the cut-off call', async () => {
+      const sessionId = await waitingSession('run it');
+      const first = brain('old', [{ content: [{ type: 'tool_use', name: 'bash', input: { command: 'deploy', sleep_ms: 600 } }] }]);
+      const running = first.brain.wake(sessionId);
+      await first.sandbox.calls.length === 0 && (await waitUntil(() => first.sandbox.calls.length === 1));
+      // The old brain is "paused" inside its tool call; its lease expires and another brain takes over.
+      await expireLease(sessionId);
+      const second = brain('new', [{ content: [{ type: 'text', text: 'I will check whether the deploy happened.' }] }]);
+      assert.equal(await second.brain.wake(sessionId), true);
+      await running; // the old brain wakes up late: its result is refused, and it stops quietly
+      const events = await listAll(oma.client, sessionId);
+      const results = events.filter((event) => event.type === 'agent.tool_result') as any[];
+      assert.equal(results.length, 1, 'exactly one result for the call');
+      assert.equal(results[0].is_error, true);
+      assert.match(results[0].content[0].text, /cut off by a restart/);
+      assert.equal(second.sandbox.calls.length, 0, 'a call with side effects is never silently re-run');
+      assert.deepEqual(types(events).slice(-3), ['span.model_request_end', 'session.usage', 'session.status_idle']);
+      // The model was told, in the tool result, that the call may or may not have run.
+      const lastRequest = second.model.requests[0]!;
+      assert.match(JSON.stringify(lastRequest.messages.at(-1)), /may or may not have run/);
+    });
+
+    it('[BRAIN-24] a read-only call cut off by a restart is simply run again', async () => {
+      const sessionId = await waitingSession('read it');
+      const first = brain('old', [{ content: [{ type: 'tool_use', name: 'read', input: { file_path: 'notes.md', sleep_ms: 600 } }] }]);
+      const running = first.brain.wake(sessionId);
+      await waitUntil(() => first.sandbox.calls.length === 1);
+      await expireLease(sessionId);
+      const second = brain('new', [{ content: [{ type: 'text', text: 'Read.' }] }]);
+      await second.brain.wake(sessionId);
+      await running;
+      const events = await listAll(oma.client, sessionId);
+      const results = events.filter((event) => event.type === 'agent.tool_result') as any[];
+      assert.equal(results.length, 1);
+      assert.equal(results[0].is_error, false);
+      assert.deepEqual(second.sandbox.calls.map((call) => call.name), ['read']);
+    });
+  });
+}
+
+async function waitUntil(predicate: () => boolean, timeoutMs = 5_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) assert.fail('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
