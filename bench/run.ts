@@ -7,7 +7,8 @@
  * A benchmark is a file `bench/<name>.ts` (kebab-case) that exports `main(): Promise<void>`. `main`
  * prints its own results to stdout, cleans up after itself (databases, temporary directories,
  * timers) and resolves when done; it throws on failure. Every `.ts` file in bench/ other than this
- * one is taken for a benchmark, so shared helpers do not belong here.
+ * one and the helper scripts in `HELPERS` is taken for a benchmark, so shared helpers do not belong
+ * here (they go in bench/lib/).
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,9 +20,11 @@ interface BenchmarkModule {
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const self = 'run.ts';
+/** Scripts in bench/ that benchmarks spawn, not benchmarks themselves. */
+const HELPERS = new Set(['brain-resume.ts']); // bench/brain.ts runs it in a fresh process
 
 const available = readdirSync(benchDir)
-  .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && file !== self)
+  .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && file !== self && !HELPERS.has(file))
   .map((file) => file.slice(0, -'.ts'.length))
   .sort();
 
