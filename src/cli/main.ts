@@ -24,7 +24,14 @@ Environment:
   OMA_SANDBOX         bubblewrap (default) or process (development only)
   OMA_RATE_LIMIT_CREATE, OMA_RATE_LIMIT_READ   default per-workspace requests per minute (600, 6000; 0 = unlimited)
   OMA_MAX_BODY_BYTES, OMA_MAX_EVENT_BYTES, OMA_MAX_FILE_BYTES   size limits (32 MiB, 8 MiB, 100 MiB)
-  OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)`,
+  OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)
+  ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL   the model the brains call (\`oma fake-model\` serves a scripted one)
+  OMA_BRAINS          sessions one process runs at once (default 4 per core; 0 = API only)
+  OMA_MAX_TOOL_CALLS_PER_TURN   tool calls per turn before tool_use_limit_reached_error (default 500)
+  OMA_MODEL_MAX_ATTEMPTS, OMA_MODEL_RETRY_BASE_MS, OMA_MODEL_RETRY_MAX_MS   model retries (5 attempts, 1 s doubling, 30 s cap)
+  OMA_MAX_TOKENS      max_tokens of each model request (default 16384)
+  OMA_LEASE_TTL_MS    a brain's lease on a session, renewed every third of it (default 15000)
+  OMA_TOOL_TIMEOUT_MS, OMA_MAX_TOOL_OUTPUT_BYTES   per tool call (10 min; 100 KiB, the end kept)`,
   );
 
 registerServeCommand(program);

@@ -38,6 +38,12 @@ export function registerServeCommand(program: Command) {
       console.log(`oma listening on ${oma.url}`);
       console.log(`database: ${oma.db.description}`);
       console.log(`sandbox provider: ${config.sandbox}`);
+      const modelAt = process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
+      console.log(
+        config.brains > 0
+          ? `brains: ${config.brains} at once; model at ${modelAt}${process.env.ANTHROPIC_API_KEY || process.env.ANTHROPIC_AUTH_TOKEN ? '' : ' (ANTHROPIC_API_KEY is not set: model calls will fail)'}`
+          : 'brains: none (OMA_BRAINS=0): this process serves the API only',
+      );
       console.log(config.apiKey ? 'API key: OMA_API_KEY (workspace default, admin)' : 'API key: none seeded (set OMA_API_KEY, or run `oma keys create`)');
       if (stopRequested) await stop(stopRequested);
     });
