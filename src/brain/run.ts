@@ -46,6 +46,8 @@ export class SessionRun {
   private readonly catalog: Map<string, ToolEntry>;
   private interruption = new AbortController();
   private modelFailures = 0;
+  /** File contents inlined into requests, read once per wake. */
+  private readonly fileCache = new Map<string, { mediaType: string; data: string }>();
 
   constructor(
     private readonly deps: RunDeps,
@@ -326,8 +328,9 @@ export class SessionRun {
   private async files() {
     const ids = referencedFiles(this.history.events);
     if (ids.length === 0) return undefined;
-    const files = new Map<string, { mediaType: string; data: string }>();
+    const files = this.fileCache;
     for (const id of ids) {
+      if (files.has(id)) continue;
       try {
         const { file, chunks } = await openFileContent(this.deps.db, this.session.workspaceId, id);
         const parts: Uint8Array[] = [];

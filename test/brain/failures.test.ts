@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { toFile } from '@anthropic-ai/sdk';
 import { describeBrain, lastIdle, newSession, types, userText, waitForIdle } from './support.ts';
 
 describeBrain('model failures', (harness) => {
@@ -109,5 +110,31 @@ describeBrain('model failures', (harness) => {
     assert.deepEqual((requests[1]!.messages[1]!.content as object[])[0], { type: 'thinking', thinking: 'Let me think.', signature: 'sig-1' });
     const thinking = events.find((event) => event.type === 'agent.thinking')!;
     assert.deepEqual(Object.keys(thinking).sort(), ['id', 'processed_at', 'type']);
+  });
+
+  it('[BRAIN-19] images and documents named by file id reach the model inline, as the uploaded bytes', async () => {
+    const { client, scripts } = harness();
+    const { requests } = scripts.add('files', [{ content: [{ type: 'text', text: 'A red pixel and a note.' }] }]);
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de', 'hex');
+    const image = await client.beta.files.upload({ file: await toFile(png, 'pixel.png', { type: 'image/png' }) });
+    const note = await client.beta.files.upload({ file: await toFile(Buffer.from('%PDF-1.4 tiny'), 'note.pdf', { type: 'application/pdf' }) });
+    const session = await newSession(client);
+    await client.beta.sessions.events.send(session.id, {
+      events: [
+        {
+          type: 'user.message',
+          content: [
+            { type: 'text', text: '[files] what are these?' },
+            { type: 'image', source: { type: 'file', file_id: image.id } },
+            { type: 'document', source: { type: 'file', file_id: note.id }, title: 'Note' },
+          ],
+        },
+      ],
+    });
+    await waitForIdle(client, session.id);
+    assert.deepEqual((requests[0]!.messages[0]!.content as object[]).slice(1), [
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } },
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: Buffer.from('%PDF-1.4 tiny').toString('base64') }, title: 'Note' },
+    ]);
   });
 });
