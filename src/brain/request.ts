@@ -35,7 +35,7 @@ export function buildRequest(events: readonly StoredEvent[], agent: AgentSnapsho
   return request;
 }
 
-type Item = { role: 'user' | 'assistant'; blocks: ContentBlockParam[] };
+type Item = { role: MessageParam['role']; blocks: ContentBlockParam[] };
 
 /**
  * Messages from events. A model response's blocks (its thinking, messages and tool uses, in order)
@@ -92,10 +92,8 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
       case PROCESSED: {
         const taken = byId.get(payload.event_id as string);
         if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(taken.payload.content as ContentBlockParam[], options) });
-        if (taken?.type === 'system.message') {
-          const texts = (taken.payload.content as TextBlockParam[]).map((block) => block.text).join('\n');
-          items.push({ role: 'user', blocks: [{ type: 'text', text: `<system>\n${texts}\n</system>` }] });
-        }
+        // A mid-conversation system turn, as the Messages API takes it (newer models only: older ones answer 400).
+        if (taken?.type === 'system.message') items.push({ role: 'system', blocks: (taken.payload.content as TextBlockParam[]).map(({ type, text }) => ({ type, text })) });
         break;
       }
     }
@@ -111,7 +109,7 @@ function merge(items: Item[]): MessageParam[] {
     if (item.blocks.length === 0) continue;
     const last = messages.at(-1);
     if (last && last.role === item.role) (last.content as ContentBlockParam[]).push(...item.blocks);
-    else messages.push({ role: item.role, content: [...item.blocks] });
+    else messages.push({ role: item.role, content: [...item.blocks] } as MessageParam);
   }
   return messages;
 }

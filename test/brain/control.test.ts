@@ -112,4 +112,18 @@ describeBrain('steering and interrupts', (harness) => {
     assert.deepEqual(types(events), ['user.interrupt']);
     assert.equal(events[0]!.id, sent.data![0]!.id);
   });
+
+  it('[BRAIN-10] a system.message reaches the model as a system turn right after the message it follows', async () => {
+    const { client, scripts } = harness();
+    const { requests } = scripts.add('system-turn', [{ content: [{ type: 'text', text: 'Noted.' }] }]);
+    const session = await newSession(client);
+    await client.beta.sessions.events.send(session.id, {
+      events: [userText('[system-turn] hello'), { type: 'system.message', content: [{ type: 'text', text: 'Answer in French.' }] }],
+    });
+    await waitForIdle(client, session.id);
+    assert.deepEqual(requests[0]!.messages, [
+      { role: 'user', content: [{ type: 'text', text: '[system-turn] hello' }] },
+      { role: 'system', content: [{ type: 'text', text: 'Answer in French.' }] },
+    ]);
+  });
 });
