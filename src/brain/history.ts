@@ -88,6 +88,7 @@ export class SessionHistory {
       if (this.openRequest) this.openRequestToolUses++;
       return;
     }
+    if (event.type === 'user.define_outcome') this.inputSeq = event.seq; // starts work like a message (spec §5.5)
     const reference = RESULT_REFERENCES[event.type];
     if (reference) {
       const use = this.toolUses.get(payload[reference] as string);
@@ -119,7 +120,8 @@ export class SessionHistory {
         for (const key of Object.keys(this.usage) as (keyof ModelUsage)[]) this.usage[key] += modelUsage?.[key] ?? 0;
         // A response counts once it completed, or once it produced tool uses (which must be answered).
         if (payload.is_error !== true || this.openRequestToolUses > 0) {
-          this.answeredSeq = event.seq;
+          // The request saw everything before its start; what arrived while it streamed is still new.
+          this.answeredSeq = Math.max(this.answeredSeq, this.openRequest?.seq ?? event.seq);
           this.continueResponse = (payload[PRIVATE_KEY] as { stop_reason?: string } | undefined)?.stop_reason === 'pause_turn';
         }
         this.openRequest = undefined;

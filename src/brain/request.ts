@@ -79,9 +79,15 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
         break;
       case 'agent.message':
         for (const block of payload.content as { type: string; text?: string }[]) {
-          if (block.type === 'text') response?.blocks.push({ type: 'text', text: block.text ?? '' });
+          if (block.type === 'text' && block.text) response?.blocks.push({ type: 'text', text: block.text });
         }
         break;
+      case 'user.define_outcome': {
+        const rubric = payload.rubric as { type: string; content?: string; file_id?: string };
+        const criteria = rubric.type === 'text' ? rubric.content : `(the rubric is file ${rubric.file_id})`;
+        items.push({ role: 'user', blocks: [{ type: 'text', text: `Work until this outcome is achieved: ${payload.description as string}\n\nRubric:\n${criteria}` }] });
+        break;
+      }
       case 'agent.tool_use':
       case 'agent.custom_tool_use':
         if (response) {
@@ -90,6 +96,8 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
         }
         break;
       case PROCESSED: {
+        // Markers are written between responses: one after an unended response means its brain died.
+        closeResponse(false);
         const taken = byId.get(payload.event_id as string);
         if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(taken.payload.content as ContentBlockParam[], options) });
         // A mid-conversation system turn, as the Messages API takes it (newer models only: older ones answer 400).
@@ -127,8 +135,10 @@ function resultReference(event: StoredEvent): string | undefined {
 }
 
 function toolResult(useId: string, event: StoredEvent, options: Pick<RequestOptions, 'files'>): ToolResultBlockParam {
-  const content = userContent((event.payload.content as ContentBlockParam[] | undefined) ?? [], options);
-  const block: ToolResultBlockParam = { type: 'tool_result', tool_use_id: useId, content: content as ToolResultBlockParam['content'] };
+  // Empty text blocks are refused by the API: drop them (an empty result is no content at all).
+  const content = userContent((event.payload.content as ContentBlockParam[] | undefined) ?? [], options).filter((block) => block.type !== 'text' || block.text !== '');
+  const block: ToolResultBlockParam = { type: 'tool_result', tool_use_id: useId };
+  if (content.length > 0) block.content = content as ToolResultBlockParam['content'];
   if (event.payload.is_error === true) block.is_error = true;
   return block;
 }
@@ -140,8 +150,16 @@ function userContent(blocks: ContentBlockParam[], options: Pick<RequestOptions, 
     if ((block.type !== 'image' && block.type !== 'document') || source?.type !== 'file') return block;
     const file = options.files?.get(source.file_id!);
     if (!file) return { type: 'text', text: `[file ${source.file_id} is no longer available]` };
+    // Text documents go as text: the API takes base64 documents only as PDFs.
+    if (block.type === 'document' && isText(file.mediaType)) {
+      return { ...block, source: { type: 'text', media_type: 'text/plain', data: Buffer.from(file.data, 'base64').toString('utf8') } } as ContentBlockParam;
+    }
     return { ...block, source: { type: 'base64', media_type: file.mediaType, data: file.data } } as ContentBlockParam;
   });
+}
+
+function isText(mediaType: string): boolean {
+  return mediaType.startsWith('text/') || /^application\/(json|xml|x-yaml|yaml|csv)\b/.test(mediaType) || mediaType.endsWith('+json') || mediaType.endsWith('+xml');
 }
 
 /** File ids that `buildMessages` would inline: the caller loads them first. */

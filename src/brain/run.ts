@@ -113,6 +113,7 @@ export class SessionRun {
     const wasBusy = this.history.status !== 'idle' || this.history.lastStopReason?.type === 'requires_action';
     await this.append(events);
     this.interruption = new AbortController();
+    this.modelFailures = 0;
     if (wasBusy) await this.idle({ type: 'end_turn' });
   }
 
@@ -165,6 +166,7 @@ export class SessionRun {
           if (id) this.deps.previews?.publish(this.session.id, { type: 'event_delta', event_id: id, delta: { type: 'content_delta', index: 0, content: { type: 'text', text: delta } } });
         },
         onBlock: async (block, index) => {
+          if (block.type === 'text' && block.text === '') return; // nothing to show, and the API refuses it back
           const event = this.blockEvent(block, previewIds.get(index));
           await this.append([event]);
           if (block.type === 'tool_use') uses.push(event.id!);
@@ -173,8 +175,9 @@ export class SessionRun {
     } catch (error) {
       if (!isModelError(error)) throw error;
       await this.append([this.requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage)]);
-      // A response cut off after it asked for tools is answered like a whole one.
-      if (uses.length > 0) return this.afterResponse(uses, null);
+      // A response cut off (not aborted) after it asked for tools is answered like a whole one; after an
+      // interrupt its calls are closed unrun by the interrupt step.
+      if (uses.length > 0 && error.kind !== 'aborted') return this.afterResponse(uses, null);
       return this.modelFailed(error);
     }
     this.modelFailures = 0;
@@ -211,9 +214,10 @@ export class SessionRun {
     if (error.retryable && this.modelFailures < maxModelAttempts) {
       await this.append([this.sessionError(type, error.message, 'retrying'), { type: 'session.status_rescheduled', payload: {} }]);
       await this.syncRow();
-      const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (this.modelFailures - 1));
-      const delay = Math.max(error.retryAfterMs ?? 0, backoff * (0.5 + Math.random() / 2));
-      await sleep(Math.min(delay, retryMaxMs), undefined, { signal: this.signal() }).catch(() => {});
+      const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (this.modelFailures - 1)) * (0.5 + Math.random() / 2);
+      // The server's retry-after wins over our backoff (up to 10 minutes).
+      const delay = Math.max(Math.min(error.retryAfterMs ?? 0, 600_000), backoff);
+      await sleep(delay, undefined, { signal: this.signal() }).catch(() => {});
       return;
     }
     this.modelFailures = 0;

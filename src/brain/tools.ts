@@ -28,6 +28,7 @@ export class ToolRouter {
   ) {}
 
   async execute(name: string, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolOutcome> {
+    if (signal?.aborted) return { text: `${name}: interrupted before it started`, isError: true };
     let sandbox: Sandbox;
     try {
       this.sandbox ??= this.provider.provision(this.recipe);
