@@ -95,7 +95,8 @@ export class Brain {
       // A bug must not leave the session running forever, nor retry it forever: record it, go idle.
       try {
         await active?.fail(error);
-        await completeWake(db, lease);
+        // Input that arrived meanwhile: hand the wake back so it runs at once, not after the lease expires.
+        if ((await completeWake(db, lease)) === 'again') await releaseLease(db, lease);
       } catch (second) {
         logger?.error({ err: second, sessionId: lease.sessionId }, 'could not record the failure; the wake is retried when its lease expires');
       }
@@ -112,7 +113,7 @@ export class Brain {
     const signal = AbortSignal.any([controller.signal, stopping]);
     void (async () => {
       for await (const event of this.deps.log.subscribe(sessionId, { afterSeq: run.history.lastSeq, signal })) {
-        if (event.type === 'user.interrupt') run.interrupt();
+        if (event.type === 'user.interrupt') run.interrupt(event.id);
       }
     })().catch((error) => this.deps.logger?.warn({ err: error }, 'interrupt watch ended'));
     return controller;

@@ -60,9 +60,9 @@ export class SessionRun {
     this.catalog = toolCatalog(session.agent);
   }
 
-  /** A `user.interrupt` was appended: abort whatever is in flight. */
-  interrupt() {
-    this.interruption.abort(new Error('interrupted'));
+  /** `user.interrupt` `eventId` was appended: abort whatever is in flight, unless it was already applied. */
+  interrupt(eventId: string) {
+    if (!this.history.processedAt.has(eventId)) this.interruption.abort(new Error('interrupted'));
   }
 
   /** Perform steps until there is nothing left to do, or the run must stop. */
@@ -70,6 +70,8 @@ export class SessionRun {
     for (;;) {
       if (this.stopping.aborted) return;
       await this.catchUp();
+      // An abort with no interrupt left to apply is stale (its interrupt was applied meanwhile).
+      if (this.interruption.signal.aborted && this.history.queuedOf('user.interrupt').length === 0) this.interruption = new AbortController();
       const step = decide(this.history);
       if (step.type === 'done') return;
       await this.perform(step);
@@ -232,15 +234,19 @@ export class SessionRun {
     await Promise.all(
       uses.map(async (use) => {
         const outcome = await this.deps.tools.execute(use.event.payload.name as string, use.event.payload.input as Record<string, unknown>, signal);
+        // Cut by a shutdown: record nothing; the next brain recovers the call (decide: recover).
+        if (this.stopping.aborted && !this.interruption.signal.aborted) return;
         await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError)]);
       }),
     );
   }
 
   private async idle(stopReason: { type: string; event_ids?: string[] }, stopDetails: Record<string, unknown> | null = null) {
-    const usage = { type: 'session.usage', payload: { usage: this.usagePayload() } };
-    await this.append([usage, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
-    await this.syncRow();
+    const usage = this.usagePayload();
+    // The row first: whoever sees the idle event and then reads the session must find it idle.
+    await this.syncRow('idle', usage);
+    await this.append([{ type: 'session.usage', payload: { usage } }, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
+    this.modelFailures = 0;
   }
 
   // ---- events ----
@@ -319,12 +325,11 @@ export class SessionRun {
   }
 
   /** The session row mirrors the log: status, usage, active time. */
-  private async syncRow() {
-    const usage = this.usagePayload();
+  private async syncRow(status = this.history.status, usage = this.usagePayload()) {
     const { active_seconds: activeSeconds, ...rest } = usage;
     await this.deps.db.query(
       `UPDATE sessions SET status = $2, usage = $3::jsonb, active_seconds = $4, updated_at = now() WHERE id = $1 AND status <> 'terminated'`,
-      [this.session.id, this.history.status, JSON.stringify(rest), activeSeconds],
+      [this.session.id, status, JSON.stringify(rest), activeSeconds],
     );
   }
 

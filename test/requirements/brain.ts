@@ -26,4 +26,8 @@ export const brainRequirements: Record<string, string> = {
   'BRAIN-24': 'a brain that died mid-tool: on the next wake the unfinished call is reported to the model as cut off by a restart (read-only tools re-run), never silently re-run',
   'BRAIN-25': 'the stream shows a queued event again, same id, with processed_at; event_deltas previews: event_start → event_delta* → agent.message with the same id',
   'BRAIN-26': 'end to end over HTTP: oma serve with ANTHROPIC_BASE_URL at `oma fake-model`; the official SDK sees message → tool use → tool result → final message → idle on events.stream',
+  'BRAIN-27': 'an interrupt that was already applied never aborts later work (no retry loop), however late the brain hears of it',
+  'BRAIN-28': 'shutdown during a turn returns within the grace period and hands the wake back; the next brain finishes the turn',
+  'BRAIN-29': 'once session.status_idle is visible, sessions.retrieve says idle',
+  'BRAIN-30': 'user.define_outcome on an idle session starts work like a message',
 };

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
+
+/** Adversarial review: retries and backoff. */
+
+async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string, predicate: (events: Awaited<ReturnType<typeof listAll>>) => boolean) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events = await listAll(client, sessionId);
+    if (predicate(events)) return events;
+    if (Date.now() > deadline) assert.fail(`timed out; events: ${types(events).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describeBrain(
+  'review: retry budget per turn',
+  (harness) => {
+    it('[BRAIN-16] a turn interrupted during backoff does not eat into the next turn\'s retry budget', async () => {
+      const { client, scripts } = harness();
+      const failure = { error: { status: 500, type: 'api_error', message: 'boom' } };
+      scripts.add('budget', [failure, failure, { content: [{ type: 'text', text: 'fine' }] }]);
+      const session = await newSession(client);
+      await client.beta.sessions.events.send(session.id, { events: [userText('[budget] one')] });
+      // First turn: one failure, retrying; interrupt during the (long) backoff and ask again at once.
+      await waitFor(client, session.id, (events) => events.some((event) => event.type === 'session.status_rescheduled'));
+      await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.interrupt' }, userText('two')] });
+      const events = await waitForIdle(client, session.id, { count: 2, timeoutMs: 15_000 });
+      const secondTurn = events.slice(events.findIndex((event) => event.type === 'session.status_idle') + 1);
+      const errors = secondTurn.filter((event) => event.type === 'session.error') as any[];
+      // maxModelAttempts = 2: the new turn's first failure must be retried, not exhausted at once.
+      assert.deepEqual(
+        errors.map((error) => error.error.retry_status.type),
+        ['retrying'],
+        `second turn: ${types(secondTurn).join(', ')}`,
+      );
+      assert.equal(lastIdle(events).stop_reason.type, 'end_turn');
+    });
+  },
+  { config: { brain: { maxModelAttempts: 2, retryBaseMs: 3_000, retryMaxMs: 3_000 } } },
+);
+
+describeBrain('review: retry-after', (harness) => {
+  it('[BRAIN-15] a 429 with retry-after is not retried before retry-after has passed', async () => {
+    const { client, scripts } = harness();
+    const times: number[] = [];
+    scripts.add('retry-after', [
+      () => (times.push(Date.now()), { error: { status: 429, type: 'rate_limit_error', message: 'slow down', retry_after_s: 1 } }),
+      () => (times.push(Date.now()), { content: [{ type: 'text', text: 'ok' }] }),
+    ]);
+    const session = await newSession(client);
+    await client.beta.sessions.events.send(session.id, { events: [userText('[retry-after] hi')] });
+    const events = await waitForIdle(client, session.id);
+    assert.equal(lastIdle(events).stop_reason.type, 'end_turn');
+    assert.equal(times.length, 2);
+    assert.ok(times[1]! - times[0]! >= 1_000, `retried ${times[1]! - times[0]!} ms after a 429 that said retry-after: 1`);
+  });
+});
