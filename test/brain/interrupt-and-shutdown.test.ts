@@ -10,7 +10,7 @@ import { startTestOma, type TestOma } from '../../src/testing/server.ts';
 import { lastIdle, listAll, newSession, types, userText } from './support.ts';
 
 /**
- * Adversarial review with hand-built brains. `slowNotify` stands in for a log whose subscription
+ * Found in review, with hand-built brains. `slowNotify` stands in for a log whose subscription
  * hears of appends late (another process, coalesced NOTIFY, a busy event loop): every event is
  * delivered `delayMs` after it was appended.
  */

@@ -10,7 +10,7 @@ import { startTestOma, type TestOma } from '../../src/testing/server.ts';
 import { newSession, userText } from './support.ts';
 
 /**
- * Adversarial review: a brain in a "worker" (its own SessionLog instance, so it hears the API's
+ * Found in review: a brain in a "worker" (its own SessionLog instance, so it hears the API's
  * appends only through NOTIFY, as `oma worker` does) and a user who interrupts and asks something
  * new just as a tool call finishes. No artificial delays: the interrupt is timed around the end of
  * the tool call, many times. When the brain reads the interrupt from the log before its interrupt

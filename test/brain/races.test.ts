@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
-/** Adversarial review: races between client input and the brain. */
+/** Found in review: races between client input and the brain. */
 
 const WEATHER = {
   type: 'custom',
@@ -21,7 +21,7 @@ async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string,
   }
 }
 
-describeBrain('review: races', (harness) => {
+describeBrain('races', (harness) => {
   it('[BRAIN-2] a custom tool result sent before the response ends (before the idle) is answered by the model', async () => {
     const { client, scripts } = harness();
     // The tool_use block completes early; message_delta and message_stop follow 400 ms apart.

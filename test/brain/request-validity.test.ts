@@ -5,7 +5,7 @@ import { buildMessages } from '../../src/brain/request.ts';
 import type { StoredEvent } from '../../src/session/interface.ts';
 import { describeBrain, lastIdle, newSession, userText, waitForIdle } from './support.ts';
 
-/** Adversarial review: what the request builder sends to the Messages API. */
+/** Found in review: what the request builder sends to the Messages API. */
 
 let seq = 0;
 function ev(type: string, payload: Record<string, unknown> = {}, id = `sevt_${++seq}`): StoredEvent {
@@ -67,7 +67,7 @@ describe('request builder (pure)', () => {
   });
 });
 
-describeBrain('review: request builder (server)', (harness) => {
+describeBrain('request builder (server)', (harness) => {
   it('[BRAIN-20] an empty text block in a model response is not sent back (the API rejects empty text blocks)', async () => {
     const { client, scripts } = harness();
     const { requests } = scripts.add('empty-text', [

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
-/** Adversarial review: retries and backoff. */
+/** Found in review: retries and backoff. */
 
 async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string, predicate: (events: Awaited<ReturnType<typeof listAll>>) => boolean) {
   const deadline = Date.now() + 10_000;
@@ -15,7 +15,7 @@ async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string,
 }
 
 describeBrain(
-  'review: retry budget per turn',
+  'retry budget per turn',
   (harness) => {
     it('[BRAIN-16] a turn interrupted during backoff does not eat into the next turn\'s retry budget', async () => {
       const { client, scripts } = harness();
@@ -41,7 +41,7 @@ describeBrain(
   { config: { brain: { maxModelAttempts: 2, retryBaseMs: 3_000, retryMaxMs: 3_000 } } },
 );
 
-describeBrain('review: retry-after', (harness) => {
+describeBrain('retry-after', (harness) => {
   it('[BRAIN-15] a 429 with retry-after is not retried before retry-after has passed', async () => {
     const { client, scripts } = harness();
     const times: number[] = [];

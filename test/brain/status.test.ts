@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
-/** Adversarial review: statuses the client can observe. */
+/** Found in review: statuses the client can observe. */
 
 const WEATHER = {
   type: 'custom',
@@ -11,7 +11,7 @@ const WEATHER = {
   input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
 };
 
-describeBrain('review: statuses', (harness) => {
+describeBrain('statuses', (harness) => {
   it('[BRAIN-29] right after session.status_idle arrives on the stream, retrieve says idle', async () => {
     const { client, scripts } = harness();
     const turns = 40;
