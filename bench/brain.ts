@@ -20,7 +20,9 @@
  * - turn overhead: one server (`startOma`: API, scheduler, brains), one session at a time looping
  *   LOOP_TOOL_CALLS turns; intervals between consecutive model calls in windows of WINDOW turns
  *   starting after 10, 100 and 500 prior turns, pooled over LOOP_SESSIONS sessions (after one
- *   unrecorded warm-up session).
+ *   unrecorded warm-up session). With them: statements (every `db.query`) and CPU per turn (this
+ *   process, the PostgreSQL server, the rest of the machine, from /proc), and, for context, the
+ *   per-turn work that reads the whole history timed alone (`buildRequest`, and the request's JSON).
  * - WAL per turn (PostgreSQL): one more looping session; `pg_current_wal_lsn()` read (from the model,
  *   before it answers) at the start and end of each window; bytes ÷ WINDOW. The LSN is cluster-wide:
  *   other client connections are counted, and with pg_walinspect each window's records are split into
@@ -699,6 +701,10 @@ class Table {
   print(skipped: Partial<Record<BackendName, string>>) {
     console.log(`\n## ${this.title}\n`);
     console.log(`How measured: ${this.how}\n`);
+    if (this.rows.length === 0) {
+      console.log('(nothing measured: PostgreSQL only, and PostgreSQL was skipped)');
+      return;
+    }
     console.log('| measure | PGlite | PostgreSQL | target |');
     console.log('| --- | ---: | ---: | --- |');
     for (const row of this.rows) {
@@ -764,8 +770,10 @@ function cpuSnapshot(): CpuSnapshot {
       }
       const close = stat.lastIndexOf(')');
       if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-      const rest = stat.slice(close + 2).split(' '); // fields from the 3rd on: utime and stime are the 14th and 15th
-      postgres += (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND;
+      // Fields from the 3rd on: utime, stime, cutime, cstime are the 14th–17th. A backend that exited
+      // (a closed connection) is counted in the postmaster's cutime/cstime.
+      const rest = stat.slice(close + 2).split(' ');
+      postgres += (Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14])) / TICKS_PER_SECOND;
     }
     snapshot.postgres = postgres;
   } catch {
