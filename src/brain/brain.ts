@@ -78,8 +78,8 @@ export class Brain {
       const run = new SessionRun({ ...this.deps, tools, options: this.options }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
       active = run;
-      for (;;) {
-        await run.untilDone();
+      for (let first = true; ; first = false) {
+        await run.untilDone({ fresh: first }); // the log was just read; later rounds catch up first
         if (stopping.aborted) break;
         const outcome = await completeWake(db, lease);
         if (outcome !== 'again') return;
@@ -113,6 +113,7 @@ export class Brain {
     const signal = AbortSignal.any([controller.signal, stopping]);
     void (async () => {
       for await (const event of this.deps.log.subscribe(sessionId, { afterSeq: run.history.lastSeq, signal })) {
+        run.noticed(event.seq);
         if (event.type === 'user.interrupt') run.interrupt(event.id);
       }
     })().catch((error) => this.deps.logger?.warn({ err: error }, 'interrupt watch ended'));

@@ -65,11 +65,25 @@ export class SessionRun {
     if (!this.history.processedAt.has(eventId)) this.interruption.abort(new Error('interrupted'));
   }
 
-  /** Perform steps until there is nothing left to do, or the run must stop. */
-  async untilDone(): Promise<void> {
+  /** The newest seq the log is known to have (the interrupt watch sees every event). */
+  private knownLastSeq = 0;
+
+  /** The log has an event at `seq` (told by the brain's subscription). */
+  noticed(seq: number) {
+    this.knownLastSeq = Math.max(this.knownLastSeq, seq);
+  }
+
+  /**
+   * Perform steps until there is nothing left to do, or the run must stop. The log is read again
+   * first, and then whenever someone else appended (between steps, only new events can matter; the
+   * caller runs this again when a wake was requested meanwhile).
+   */
+  async untilDone(options: { fresh?: boolean } = {}): Promise<void> {
+    let fresh = options.fresh ?? false;
     for (;;) {
       if (this.stopping.aborted) return;
-      await this.catchUp();
+      if (!fresh || this.knownLastSeq > this.history.lastSeq) await this.catchUp();
+      fresh = true;
       // An abort with no interrupt left to apply is stale (its interrupt was applied meanwhile).
       if (this.interruption.signal.aborted && this.history.queuedOf('user.interrupt').length === 0) this.interruption = new AbortController();
       const step = decide(this.history);
@@ -182,8 +196,10 @@ export class SessionRun {
       if (uses.length > 0 && error.kind !== 'aborted') return this.afterResponse(uses, null);
       return this.modelFailed(error);
     }
-    this.modelFailures = 0;
-    await this.append([this.requestEnd(start, false, summary.usage, summary.stopReason)]);
+    // The last block and the end of the response: one write.
+    const last = summary.last && (summary.last.block.type !== 'text' || summary.last.block.text !== '') ? this.blockEvent(summary.last.block, previewIds.get(summary.last.index)) : undefined;
+    if (last && summary.last!.block.type === 'tool_use') uses.push(last.id!);
+    await this.append([...(last ? [last] : []), this.requestEnd(start, false, summary.usage, summary.stopReason)]);
     await this.afterResponse(uses, summary.stopReason);
   }
 
@@ -255,8 +271,11 @@ export class SessionRun {
   private async ensureRunning(events: NewEvent[]) {
     const starting = this.history.status !== 'running';
     await this.append(starting ? [{ type: 'session.status_running', payload: {} }, ...events] : events);
-    if (starting) await this.syncRow();
+    // The row follows the log; nothing in this turn waits for it (idle does, before it is recorded).
+    if (starting) this.rowWrite = this.syncRow().catch((error) => this.deps.logger?.warn({ err: error, sessionId: this.session.id }, 'session row update failed'));
   }
+
+  private rowWrite: Promise<void> | undefined;
 
   private blockEvent(block: ResponseBlock, id = newId('sevt')): NewEvent {
     switch (block.type) {
@@ -326,6 +345,7 @@ export class SessionRun {
 
   /** The session row mirrors the log: status, usage, active time. */
   private async syncRow(status = this.history.status, usage = this.usagePayload()) {
+    await this.rowWrite; // in order: a late 'running' must not overwrite 'idle'
     const { active_seconds: activeSeconds, ...rest } = usage;
     await this.deps.db.query(
       `UPDATE sessions SET status = $2, usage = $3::jsonb, active_seconds = $4, updated_at = now() WHERE id = $1 AND status <> 'terminated'`,

@@ -27,10 +27,23 @@ export function describeUrl(url: string): string {
   }
 }
 
+/**
+ * Statements with parameters are prepared once per connection and reused by name: PostgreSQL then
+ * skips parsing and planning, which was most of its time on the brain's hot path (an append and a
+ * read: 0.85 → 0.48 ms). oma's SQL is code, so the set is small; the cap only guards against a bug.
+ */
+const preparedNames = new Map<string, string>();
+function preparedName(sql: string): string | undefined {
+  let name = preparedNames.get(sql);
+  if (name === undefined && preparedNames.size < 1_000) preparedNames.set(sql, (name = `oma_${preparedNames.size}`));
+  return name;
+}
+
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
     async query<Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const raw: pg.QueryResult | pg.QueryResult[] = await client.query(sql, params as unknown[]);
+      const name = params.length > 0 ? preparedName(sql) : undefined;
+      const raw: pg.QueryResult | pg.QueryResult[] = await client.query(name ? { name, text: sql, values: params as unknown[] } : { text: sql, values: params as unknown[] });
       // A multi-statement simple query answers with one result per statement: keep the last.
       const result = Array.isArray(raw) ? raw.at(-1)! : raw;
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };

@@ -19,6 +19,11 @@ export interface ModelUsage {
 export interface ResponseSummary {
   stopReason: StopReason | null;
   usage: ModelUsage;
+  /**
+   * The response's last block, complete but not handed to `onBlock`: the caller records it together
+   * with the end of the response (one write instead of two). Undefined when there were no blocks.
+   */
+  last?: { block: ResponseBlock; index: number };
 }
 
 export interface AccumulateHandlers {
@@ -35,15 +40,22 @@ export function emptyUsage(): ModelUsage {
 }
 
 /**
- * Fold a model's stream events into complete blocks, handing each to `onBlock` as soon as it
- * completes. Resolves with the stop reason and usage at `message_stop`. A stream that ends before
- * `message_stop` throws `ModelError('dropped')` — after the blocks that did complete were handed
- * over, so the caller can keep them. Usage seen so far is on the error (`partialUsage`).
+ * Fold a model's stream events into complete blocks, handing each to `onBlock` once it is complete
+ * and the next block starts; the last one comes back in the summary (`last`). Resolves with the stop
+ * reason and usage at `message_stop`. A stream that ends before `message_stop` throws
+ * `ModelError('dropped')` — after every block that did complete was handed over, so the caller can
+ * keep them. Usage seen so far is on the error (`partialUsage`).
  */
 export async function accumulate(events: AsyncIterable<ModelStreamEvent>, handlers: AccumulateHandlers): Promise<ResponseSummary> {
   const usage = emptyUsage();
   let stopReason: StopReason | null = null;
   const open = new Map<number, { block: ContentBlock; json: string }>();
+  let held: { block: ResponseBlock; index: number } | undefined;
+  const handOver = async () => {
+    const block = held;
+    held = undefined;
+    if (block) await handlers.onBlock(block.block, block.index);
+  };
   const addUsage = (value: Partial<Record<keyof ModelUsage, number | null>>) => {
     for (const key of Object.keys(usage) as (keyof ModelUsage)[]) {
       const next = value[key];
@@ -57,6 +69,7 @@ export async function accumulate(events: AsyncIterable<ModelStreamEvent>, handle
           addUsage(event.message.usage);
           break;
         case 'content_block_start':
+          await handOver();
           open.set(event.index, { block: structuredClone(event.content_block), json: '' });
           if (['text', 'thinking', 'redacted_thinking', 'tool_use'].includes(event.content_block.type)) {
             handlers.onBlockStart?.(event.index, event.content_block.type as ResponseBlock['type']);
@@ -78,7 +91,10 @@ export async function accumulate(events: AsyncIterable<ModelStreamEvent>, handle
           const entry = open.get(event.index);
           open.delete(event.index);
           const block = entry && toResponseBlock(entry.block, entry.json);
-          if (block) await handlers.onBlock(block, event.index);
+          if (block) {
+            await handOver();
+            held = { block, index: event.index };
+          }
           break;
         }
         case 'message_delta':
@@ -86,12 +102,14 @@ export async function accumulate(events: AsyncIterable<ModelStreamEvent>, handle
           addUsage(event.usage);
           break;
         case 'message_stop':
-          return { stopReason, usage };
+          return { stopReason, usage, last: held };
       }
     }
   } catch (error) {
+    await handOver();
     throw withUsage(error, usage);
   }
+  await handOver();
   throw withUsage(new ModelError('dropped', 'the model stream ended before message_stop'), usage);
 }
 

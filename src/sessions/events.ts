@@ -175,8 +175,8 @@ export async function appendClientEvents(deps: ApiDeps, session: SessionRow, eve
   // it, so a brain that finished while we appended (and removed the wake) is asked again.
   await requestWake(deps.db, session.id);
   const lastSeq = await deps.sessionLog.append(session.id, logEvents);
-  await requestWake(deps.db, session.id);
   deps.onWake?.(session.id);
+  await requestWake(deps.db, session.id);
   const outcomes = logEvents.filter((event) => event.type === 'user.define_outcome');
   if (outcomes.length > 0) {
     const evaluations = outcomes.map((event) => ({

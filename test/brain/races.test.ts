@@ -24,9 +24,9 @@ async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string,
 describeBrain('races', (harness) => {
   it('[BRAIN-2] a custom tool result sent before the response ends (before the idle) is answered by the model', async () => {
     const { client, scripts } = harness();
-    // The tool_use block completes early; message_delta and message_stop follow 400 ms apart.
+    // The tool_use block completes early; a text block then streams slowly (events 100 ms apart).
     const { requests } = scripts.add('early-custom', [
-      { content: [{ type: 'tool_use', name: 'get_weather', input: { city: 'Paris' } }], chunk_delay_ms: 400 },
+      { content: [{ type: 'tool_use', name: 'get_weather', input: { city: 'Paris' } }, { type: 'text', text: 'Meanwhile, some thoughts on Paris.' }], chunk_delay_ms: 100 },
       { content: [{ type: 'text', text: 'Sunny in Paris.' }] },
     ]);
     const session = await newSession(client, { tools: [WEATHER] });
@@ -47,7 +47,7 @@ describeBrain('races', (harness) => {
   it('[BRAIN-11] a tool use from a response cut off by user.interrupt is never executed', async () => {
     const { client, scripts, sandbox } = harness();
     scripts.add('interrupt-cut-tool', [
-      { content: [{ type: 'tool_use', name: 'bash', input: { command: 'rm -rf /workspace/*' } }], chunk_delay_ms: 400 },
+      { content: [{ type: 'tool_use', name: 'bash', input: { command: 'rm -rf /workspace/*' } }, { type: 'text', text: 'Cleaning up the workspace now.' }], chunk_delay_ms: 100 },
       { content: [{ type: 'text', text: 'ok' }] },
     ]);
     const session = await newSession(client);
