@@ -1,8 +1,9 @@
 /**
- * Helper of bench/brain.ts, not a benchmark of its own (bench/run.ts skips it): the "resume from a
- * fresh process" measure. bench/brain.ts spawns
+ * Helper of the brain benchmark (bench/brain/resume.ts), not a benchmark of its own (bench/run.ts
+ * only runs bench/brain/index.ts): the "resume from a fresh process" measure. bench/brain/resume.ts
+ * spawns
  *
- *   node --import tsx bench/brain-resume.ts '<json arguments>'
+ *   node --import tsx bench/brain/resume-child.ts '<json arguments>'
  *
  * with a session whose wake is due (a user message was just sent, and no brain runs it). This process
  * does what a freshly started oma would before its first model call for that session: load oma's
@@ -14,9 +15,9 @@
  * loading (and tsx compiling them) is timed.
  */
 import { performance } from 'node:perf_hooks';
-import type { Model, ModelStreamEvent } from '../src/model/interface.ts';
+import type { Model, ModelStreamEvent } from '../../src/model/interface.ts';
 
-/** What bench/brain.ts passes (argv[2], JSON). */
+/** What bench/brain/resume.ts passes (argv[2], JSON). */
 export interface ResumeArguments {
   sessionId: string;
   /** PostgreSQL; unset for PGlite. */
@@ -50,10 +51,10 @@ const scriptStart = performance.now();
 const epoch = (at: number) => performance.timeOrigin + at;
 const args = JSON.parse(process.argv[2] ?? '{}') as ResumeArguments;
 
-const { Brain } = await import('../src/brain/brain.ts');
-const { openDb } = await import('../src/db/index.ts');
-const { openSessionLog } = await import('../src/session/index.ts');
-const { EchoSandboxProvider } = await import('../src/testing/echo-sandbox.ts');
+const { Brain } = await import('../../src/brain/brain.ts');
+const { openDb } = await import('../../src/db/index.ts');
+const { openSessionLog } = await import('../../src/session/index.ts');
+const { EchoSandboxProvider } = await import('../../src/testing/echo-sandbox.ts');
 const importsDone = performance.now();
 
 /** Records its calls; answers every one with a short `end_turn` text, at once. */
@@ -112,7 +113,7 @@ try {
 }
 const first = model.calls[0];
 if (!woke || first === undefined) {
-  console.error(`brain-resume: ${woke ? 'the brain never called the model' : 'no due wake to claim'} for ${args.sessionId}`);
+  console.error(`resume-child: ${woke ? 'the brain never called the model' : 'no due wake to claim'} for ${args.sessionId}`);
   process.exit(1);
 }
 const timings: ResumeTimings = {
