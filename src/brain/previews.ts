@@ -9,14 +9,15 @@ export type Preview =
   | { type: 'event_delta'; event_id: string; delta: { type: 'content_delta'; index: number; content: { type: 'text'; text: string } } };
 
 export class Previews {
-  private readonly listeners = new Map<string, Set<(preview: Preview) => void>>();
+  private readonly listeners = new Map<string, Set<(preview: Preview, afterSeq: number) => void>>();
 
-  publish(sessionId: string, preview: Preview) {
-    for (const listener of this.listeners.get(sessionId) ?? []) listener(preview);
+  /** `afterSeq`: the log position the preview follows (its request's start); streams show it after that. */
+  publish(sessionId: string, preview: Preview, afterSeq: number) {
+    for (const listener of this.listeners.get(sessionId) ?? []) listener(preview, afterSeq);
   }
 
   /** Returns the unsubscribe function. */
-  subscribe(sessionId: string, listener: (preview: Preview) => void): () => void {
+  subscribe(sessionId: string, listener: (preview: Preview, afterSeq: number) => void): () => void {
     let set = this.listeners.get(sessionId);
     if (!set) this.listeners.set(sessionId, (set = new Set()));
     set.add(listener);

@@ -14,6 +14,23 @@ export interface RequestOptions {
   maxTokens: number;
   /** Content of files named by image/document blocks (`source: {type: "file"}`), by file id. */
   files?: ReadonlyMap<string, { mediaType: string; data: string }>;
+  /**
+   * A memo kept by the caller across calls on the same growing log (never on a different one):
+   * the request comes out the same, but only events after the memo's point are looked at again.
+   */
+  cache?: MessageCache;
+  /** Find an event by id (the caller's index), instead of indexing `events` on every call. */
+  lookup?: (id: string) => StoredEvent | undefined;
+}
+
+/** Messages of a prefix of the log that later events cannot change (see `buildMessages`). */
+export interface MessageCache {
+  upTo: number;
+  items: Item[];
+}
+
+export function newMessageCache(): MessageCache {
+  return { upTo: 0, items: [] };
 }
 
 export interface AgentSnapshot {
@@ -35,7 +52,10 @@ export function buildRequest(events: readonly StoredEvent[], agent: AgentSnapsho
   return request;
 }
 
-type Item = { role: MessageParam['role']; blocks: ContentBlockParam[] };
+interface Item {
+  role: MessageParam['role'];
+  blocks: ContentBlockParam[];
+}
 
 /**
  * Messages from events. A model response's blocks (its thinking, messages and tool uses, in order)
@@ -43,14 +63,24 @@ type Item = { role: MessageParam['role']; blocks: ContentBlockParam[] };
  * retry answers instead). Every tool use is followed, in the next user turn and in tool-use order,
  * by its result — the first one recorded — and then by the messages the brain took since.
  */
-export function buildMessages(events: readonly StoredEvent[], options: Pick<RequestOptions, 'files'> = {}): MessageParam[] {
-  const byId = new Map(events.map((event) => [event.id, event]));
+export function buildMessages(events: readonly StoredEvent[], options: Pick<RequestOptions, 'files' | 'cache' | 'lookup'> = {}): MessageParam[] {
+  const cache = options.cache && options.cache.upTo <= events.length ? options.cache : undefined;
+  const from = cache?.upTo ?? 0;
+  let lookup = options.lookup;
+  if (!lookup) {
+    const byId = new Map(events.map((event) => [event.id, event]));
+    lookup = (id) => byId.get(id);
+  }
   const results = new Map<string, ToolResultBlockParam>();
-  for (const event of events) {
+  for (let index = from; index < events.length; index++) {
+    const event = events[index]!;
     const useId = resultReference(event);
     if (useId && !results.has(useId)) results.set(useId, toolResult(useId, event, options));
   }
-  const items: Item[] = [];
+  const items: Item[] = cache ? [...cache.items] : [];
+  // Tool uses since `from` still without a result: while there are none at the start of a request,
+  // nothing after it can change the messages before it — a point the cache may move to.
+  const unanswered = new Set<string>();
   let response: { blocks: ContentBlockParam[]; toolUses: string[] } | undefined;
   const closeResponse = (keep: boolean) => {
     if (response && (keep || response.toolUses.length > 0)) {
@@ -64,11 +94,18 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
     }
     response = undefined;
   };
-  for (const event of events) {
+  for (let index = from; index < events.length; index++) {
+    const event = events[index]!;
     const payload = event.payload;
+    const answers = resultReference(event);
+    if (answers) unanswered.delete(answers);
     switch (event.type) {
       case 'span.model_request_start':
         closeResponse(false);
+        if (options.cache && unanswered.size === 0) {
+          options.cache.upTo = index;
+          options.cache.items = [...items];
+        }
         response = { blocks: [], toolUses: [] };
         break;
       case 'span.model_request_end':
@@ -93,12 +130,13 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
         if (response) {
           response.blocks.push({ type: 'tool_use', id: event.id, name: payload.name as string, input: payload.input as Record<string, unknown> });
           response.toolUses.push(event.id);
+          unanswered.add(event.id);
         }
         break;
       case PROCESSED: {
         // Markers are written between responses: one after an unended response means its brain died.
         closeResponse(false);
-        const taken = byId.get(payload.event_id as string);
+        const taken = lookup(payload.event_id as string);
         if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(taken.payload.content as ContentBlockParam[], options) });
         // A mid-conversation system turn, as the Messages API takes it (newer models only: older ones answer 400).
         if (taken?.type === 'system.message') items.push({ role: 'system', blocks: (taken.payload.content as TextBlockParam[]).map(({ type, text }) => ({ type, text })) });

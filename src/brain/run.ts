@@ -11,7 +11,7 @@ import { decide, type Step } from './decide.ts';
 import { PRIVATE_KEY, PROCESSED, SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
-import { buildRequest, referencedFiles, type AgentSnapshot } from './request.ts';
+import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolRouter } from './tools.ts';
 
@@ -46,6 +46,8 @@ export class SessionRun {
   private readonly catalog: Map<string, ToolEntry>;
   private interruption = new AbortController();
   private modelFailures = 0;
+  /** The request's messages for the part of the log that can no longer change them. */
+  private readonly messages = newMessageCache();
   /** File contents inlined into requests, read once per wake. */
   private readonly fileCache = new Map<string, { mediaType: string; data: string }>();
 
@@ -164,10 +166,16 @@ export class SessionRun {
   private async callModel(take: StoredEvent[]) {
     const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: {} };
     await this.ensureRunning([...take.map((event) => this.taken(event)), start]);
-    const request = buildRequest(this.history.events, this.session.agent, { maxTokens: this.deps.options.maxTokens, files: await this.files() });
+    const request = buildRequest(this.history.events, this.session.agent, {
+      maxTokens: this.deps.options.maxTokens,
+      files: await this.files(),
+      cache: this.messages,
+      lookup: (id) => this.history.byId.get(id),
+    });
     const signal = this.signal();
     const uses: string[] = [];
     const previewIds = new Map<number, string>();
+    const startSeq = this.history.byId.get(start.id!)?.seq ?? this.history.lastSeq;
     let summary: ResponseSummary;
     try {
       summary = await accumulate(this.deps.model.stream(request, { signal }), {
@@ -175,11 +183,11 @@ export class SessionRun {
           if (type !== 'text' && type !== 'thinking') return;
           const id = newId('sevt');
           previewIds.set(index, id);
-          this.deps.previews?.publish(this.session.id, { type: 'event_start', event: { type: type === 'text' ? 'agent.message' : 'agent.thinking', id } });
+          this.deps.previews?.publish(this.session.id, { type: 'event_start', event: { type: type === 'text' ? 'agent.message' : 'agent.thinking', id } }, startSeq);
         },
         onTextDelta: (index, delta) => {
           const id = previewIds.get(index);
-          if (id) this.deps.previews?.publish(this.session.id, { type: 'event_delta', event_id: id, delta: { type: 'content_delta', index: 0, content: { type: 'text', text: delta } } });
+          if (id) this.deps.previews?.publish(this.session.id, { type: 'event_delta', event_id: id, delta: { type: 'content_delta', index: 0, content: { type: 'text', text: delta } } }, startSeq);
         },
         onBlock: async (block, index) => {
           if (block.type === 'text' && block.text === '') return; // nothing to show, and the API refuses it back

@@ -175,8 +175,9 @@ export async function appendClientEvents(deps: ApiDeps, session: SessionRow, eve
   // it, so a brain that finished while we appended (and removed the wake) is asked again.
   await requestWake(deps.db, session.id);
   const lastSeq = await deps.sessionLog.append(session.id, logEvents);
-  deps.onWake?.(session.id);
+  deps.onWake?.(session.id); // at once; and again once the wake surely exists (a brain may have just removed it)
   await requestWake(deps.db, session.id);
+  deps.onWake?.(session.id);
   const outcomes = logEvents.filter((event) => event.type === 'user.define_outcome');
   if (outcomes.length > 0) {
     const evaluations = outcomes.map((event) => ({

@@ -106,14 +106,26 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
     let writing = Promise.resolve();
     const write = (message: { event: string; id?: string; data: string }) => (writing = writing.then(() => stream.writeSSE(message)));
     const announced = new Set<string>();
+    // A preview follows its request's start in the log: held until this stream has written that far.
+    let writtenSeq = afterSeq;
+    let held: { preview: Preview; afterSeq: number }[] = [];
+    const showPreview = (preview: Preview) => {
+      if (preview.type === 'event_start') {
+        if (!deltas.includes(preview.event.type)) return;
+        announced.add(preview.event.id);
+      } else if (!announced.has(preview.event_id)) return;
+      void write({ event: preview.type, data: JSON.stringify(preview) }).catch(() => controller.abort());
+    };
+    const release = () => {
+      const ready = held.filter((entry) => entry.afterSeq <= writtenSeq);
+      held = held.filter((entry) => entry.afterSeq > writtenSeq);
+      for (const entry of ready) showPreview(entry.preview);
+    };
     const stopPreviews =
       deltas.length > 0 && deps.previews
-        ? deps.previews.subscribe(session.id, (preview: Preview) => {
-            if (preview.type === 'event_start') {
-              if (!deltas.includes(preview.event.type)) return;
-              announced.add(preview.event.id);
-            } else if (!announced.has(preview.event_id)) return;
-            void write({ event: preview.type, data: JSON.stringify(preview) }).catch(() => controller.abort());
+        ? deps.previews.subscribe(session.id, (preview, previewAfter) => {
+            if (previewAfter <= writtenSeq && held.length === 0) showPreview(preview);
+            else held.push({ preview, afterSeq: previewAfter });
           })
         : undefined;
     try {
@@ -121,12 +133,13 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
         if (event.type === PROCESSED) {
           const taken = await echo(deps.db, event);
           if (taken) await write({ event: taken.type, id: String(event.seq), data: taken.data });
-          continue;
+        } else if (!isInternalEvent(event.type)) {
+          announced.delete(event.id);
+          await write({ event: event.type, id: String(event.seq), data: frame(event) });
+          if (TERMINAL_TYPES.has(event.type)) break;
         }
-        if (isInternalEvent(event.type)) continue;
-        announced.delete(event.id);
-        await write({ event: event.type, id: String(event.seq), data: frame(event) });
-        if (TERMINAL_TYPES.has(event.type)) break;
+        writtenSeq = event.seq;
+        if (held.length > 0) release();
       }
     } finally {
       stopPreviews?.();
