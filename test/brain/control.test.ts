@@ -1,17 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
-
-/** Resolves once `predicate` holds for the session's events (polling). */
-async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string, predicate: (events: Awaited<ReturnType<typeof listAll>>) => boolean) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const events = await listAll(client, sessionId);
-    if (predicate(events)) return events;
-    if (Date.now() > deadline) assert.fail(`timed out; events: ${types(events).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { describeBrain, waitFor, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
 describeBrain('steering and interrupts', (harness) => {
   it('[BRAIN-10] a message sent while running is picked up at the next model call', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
+import { describeBrain, waitFor, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
 /** Found in review: races between client input and the brain. */
 
@@ -10,16 +10,6 @@ const WEATHER = {
   description: 'Weather for a city',
   input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
 };
-
-async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string, predicate: (events: Awaited<ReturnType<typeof listAll>>) => boolean) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const events = await listAll(client, sessionId);
-    if (predicate(events)) return events;
-    if (Date.now() > deadline) assert.fail(`timed out; events: ${types(events).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describeBrain('races', (harness) => {
   it('[BRAIN-2] a custom tool result sent before the response ends (before the idle) is answered by the model', async () => {

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { describeBrain, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
+import { describeBrain, waitFor, lastIdle, listAll, newSession, types, userText, waitForIdle } from './support.ts';
 
 /** Found in review: retries and backoff. */
-
-async function waitFor(client: Parameters<typeof listAll>[0], sessionId: string, predicate: (events: Awaited<ReturnType<typeof listAll>>) => boolean) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const events = await listAll(client, sessionId);
-    if (predicate(events)) return events;
-    if (Date.now() > deadline) assert.fail(`timed out; events: ${types(events).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describeBrain(
   'retry budget per turn',

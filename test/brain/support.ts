@@ -88,12 +88,17 @@ export async function listAll(client: Anthropic, sessionId: string): Promise<Eve
  * `stopReason` checks the last idle's stop reason type.
  */
 export async function waitForIdle(client: Anthropic, sessionId: string, options: { count?: number; timeoutMs?: number } = {}): Promise<Event[]> {
-  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  return waitFor(client, sessionId, (events) => events.filter((event) => event.type === 'session.status_idle').length >= (options.count ?? 1), options.timeoutMs);
+}
+
+/** Resolves with the session's events once `predicate` holds for them (polling). */
+export async function waitFor(client: Anthropic, sessionId: string, predicate: (events: Event[]) => boolean, timeoutMs = 10_000): Promise<Event[]> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const events = await listAll(client, sessionId);
-    if (events.filter((event) => event.type === 'session.status_idle').length >= (options.count ?? 1)) return events;
-    if (Date.now() > deadline) assert.fail(`session ${sessionId} did not go idle: ${events.map((event) => event.type).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (predicate(events)) return events;
+    if (Date.now() > deadline) assert.fail(`timed out; events: ${types(events).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 
