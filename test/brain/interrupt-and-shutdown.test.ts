@@ -42,7 +42,7 @@ for (const storage of ['pglite', 'postgres'] as const) {
 
     // On PGlite the resulting loop never yields to timers (every await settles in microtasks), so the
     // whole process hangs and not even this test's own timeout fires: run it on PostgreSQL only.
-    it('[BRAIN-27] an interrupt the brain already applied (read from the log) does not later abort the next turn', { skip: storage === 'pglite' && 'hangs the process on PGlite' }, async () => {
+    it('[BRAIN-27] an interrupt the brain already applied (read from the log) does not later abort the next turn', async () => {
       const steps: ScriptStep[] = [
         { content: [{ type: 'tool_use', name: 'bash', input: { command: 'build', sleep_ms: 300 } }] },
         { content: [{ type: 'text', text: 'answer to the new question' }], delay_ms: 1_000 },
