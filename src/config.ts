@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BrainOptions } from './brain/options.ts';
 import { DEFAULT_BRAIN_OPTIONS } from './brain/options.ts';
 import { OmaError } from './errors.ts';
@@ -16,6 +16,8 @@ export interface Config {
   /** Seeds an admin key of workspace `default`. */
   apiKey: string | undefined;
   sandbox: 'bubblewrap' | 'process';
+  /** Sandboxes: where workspaces live, per-sandbox limits, idle time before one is reaped. */
+  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number }; idleMs: number };
   /** Largest accepted request body. */
   maxBodyBytes: number;
   /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
@@ -40,7 +42,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (sandbox !== 'bubblewrap' && sandbox !== 'process') {
     throw new OmaError('invalid_request', `OMA_SANDBOX must be bubblewrap or process, not ${JSON.stringify(sandbox)}`);
   }
-  return {
+  const config: Config = {
     port: integer('PORT', env.PORT, 8080, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl: env.DATABASE_URL || undefined,
@@ -48,6 +50,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     dataDir: resolve(env.OMA_DATA_DIR || '.oma'),
     apiKey: env.OMA_API_KEY || undefined,
     sandbox,
+    sandboxes: {
+      root: '', // below: under the data directory unless OMA_WORKSPACES_DIR says otherwise
+      limits: {
+        memoryBytes: integer('OMA_SANDBOX_MEMORY_MB', env.OMA_SANDBOX_MEMORY_MB, 1024, 16, 1024 * 1024) * 1024 * 1024,
+        pids: integer('OMA_SANDBOX_PIDS', env.OMA_SANDBOX_PIDS, 512, 8, 1_000_000),
+        cpus: integer('OMA_SANDBOX_CPUS', env.OMA_SANDBOX_CPUS, 1, 1, 1024),
+      },
+      idleMs: integer('OMA_SANDBOX_IDLE_MS', env.OMA_SANDBOX_IDLE_MS, 10 * 60_000, 1_000, 7 * 86_400_000),
+    },
     maxBodyBytes: integer('OMA_MAX_BODY_BYTES', env.OMA_MAX_BODY_BYTES, 32 * 1024 * 1024, 1024, 1024 ** 3),
     rateLimits: {
       createPerMinute: integer('OMA_RATE_LIMIT_CREATE', env.OMA_RATE_LIMIT_CREATE, 600, 0, 1e9),
@@ -67,4 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     ...overrides,
   };
+  if (!config.sandboxes.root) config.sandboxes = { ...config.sandboxes, root: resolve(env.OMA_WORKSPACES_DIR || join(config.dataDir, 'workspaces')) };
+  return config;
 }

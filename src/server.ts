@@ -11,7 +11,7 @@ import { Previews } from './brain/previews.ts';
 import { Scheduler } from './brain/scheduler.ts';
 import { AnthropicModel } from './model/anthropic.ts';
 import type { Model } from './model/interface.ts';
-import { openSandboxProvider, type SandboxProvider } from './sandbox/index.ts';
+import { openSandboxProvider, SandboxPool, type SandboxProvider } from './sandbox/index.ts';
 import { seedKey } from './auth/keys.ts';
 import type { Config } from './config.ts';
 import { openDb } from './db/index.ts';
@@ -51,12 +51,13 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
     const previews = new Previews();
     let brain: Brain | undefined;
     let scheduler: Scheduler | undefined;
+    let sandboxes: SandboxProvider | undefined;
     if (config.brains > 0) {
       brain = new Brain({
         db,
         log: sessionLog,
         model: parts.model ?? new AnthropicModel(),
-        sandboxes: parts.sandboxes ?? openSandboxProvider(config.sandbox),
+        sandboxes: (sandboxes = parts.sandboxes ?? openSandboxProvider(config.sandbox, { ...config.sandboxes, root: config.sandboxes.root })),
         owner: `${hostname()}:${process.pid}`,
         options: config.brain,
         previews,
@@ -102,6 +103,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
           // Long-lived responses (event streams) would hold the server open: cut them after the grace period.
           const cut = setTimeout(() => server.closeAllConnections(), graceMs);
           await scheduler?.stop(graceMs); // brains finish their turn, or hand their wake back
+          if (sandboxes instanceof SandboxPool) await sandboxes.close();
           await log.close(); // ends every subscription, so streams finish on their own
           await closed;
           clearTimeout(cut);

@@ -31,6 +31,8 @@ export class ToolRouter {
     if (signal?.aborted) return { text: `${name}: interrupted before it started`, isError: true };
     let sandbox: Sandbox;
     try {
+      // A sandbox that died (killed, timed out, restarted) is replaced: sandboxes are cattle.
+      if (this.sandbox && (await this.sandbox.then((opened) => opened.alive === false, () => true))) await this.discard();
       this.sandbox ??= this.provider.provision(this.recipe);
       sandbox = await this.sandbox;
     } catch (error) {

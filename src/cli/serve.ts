@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { cgroupSupport } from '../sandbox/index.ts';
 import { startOma, type RunningOma } from '../server.ts';
 
 export function registerServeCommand(program: Command) {
@@ -37,7 +38,18 @@ export function registerServeCommand(program: Command) {
       oma = await startOma(config, logger);
       console.log(`oma listening on ${oma.url}`);
       console.log(`database: ${oma.db.description}`);
-      console.log(`sandbox provider: ${config.sandbox}`);
+      console.log(`sandbox provider: ${config.sandbox}; workspaces in ${config.sandboxes.root}`);
+      if (config.sandbox === 'process') {
+        console.error('oma: WARNING: OMA_SANDBOX=process runs the agent\'s commands as this user, unsandboxed: they can read everything oma can, its secrets included. Development only.');
+      } else {
+        const cgroups = cgroupSupport();
+        const { memoryBytes, pids, cpus } = config.sandboxes.limits;
+        console.log(
+          cgroups.version === 0
+            ? `sandbox limits: per-call wall clock only — no cgroups (${cgroups.reason}); memory, process and CPU limits are NOT in force`
+            : `sandbox limits: cgroup v${cgroups.version} ${cgroups.controllers.join(', ')}: memory ${Math.round(memoryBytes / 1024 / 1024)} MiB, ${pids} processes, ${cpus} CPU; per-call wall clock`,
+        );
+      }
       const modelAt = process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
       console.log(
         config.brains > 0

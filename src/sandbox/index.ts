@@ -1,18 +1,24 @@
+import { BubblewrapProvider } from './bubblewrap.ts';
+import type { Limits } from './cgroups.ts';
 import type { SandboxProvider } from './interface.ts';
+import { SandboxPool } from './pool.ts';
+import { ProcessProvider } from './process.ts';
 
 export type * from './interface.ts';
 export { ToolError } from './interface.ts';
+export { cgroupSupport, type Limits } from './cgroups.ts';
+export { SandboxPool } from './pool.ts';
 
-/**
- * The provider named by `OMA_SANDBOX`. Sandboxes are built by the Hands work (bubblewrap, process);
- * until a provider exists, its tool calls fail with a tool error the model sees, and sessions that
- * use no sandbox tool (custom tools only) run normally.
- */
-export function openSandboxProvider(name: string): SandboxProvider {
-  return {
-    name,
-    async provision() {
-      throw new Error(`the ${name} sandbox provider is not available in this build of oma; agent toolset tools cannot run yet`);
-    },
-  };
+export interface SandboxSettings {
+  /** Host directory of the workspaces, one per session. */
+  root: string;
+  limits: Limits;
+  /** Idle sandboxes are disposed after this long (their workspace stays). */
+  idleMs: number;
+}
+
+/** The provider named by `OMA_SANDBOX`, behind a pool that keeps each session's sandbox between turns. */
+export function openSandboxProvider(name: 'bubblewrap' | 'process', settings: SandboxSettings): SandboxPool {
+  const provider: SandboxProvider = name === 'process' ? new ProcessProvider({ root: settings.root }) : new BubblewrapProvider({ root: settings.root, limits: settings.limits });
+  return new SandboxPool(provider, { idleMs: settings.idleMs });
 }

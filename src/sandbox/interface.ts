@@ -20,6 +20,8 @@ export interface SandboxProvider {
 export interface Sandbox {
   execute(name: string, input: Record<string, unknown>, options?: { signal?: AbortSignal }): Promise<string>;
   dispose(): Promise<void>;
+  /** False once the sandbox is known to be gone (killed, timed out, exited): provision a new one. */
+  readonly alive?: boolean;
 }
 
 /** What a sandbox is built from: the session it serves and what that session mounts. */

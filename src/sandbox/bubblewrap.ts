@@ -1,0 +1,135 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Cgroup, type Limits } from './cgroups.ts';
+import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
+import { Shell } from './shell.ts';
+import { runToolsetTool } from './toolset.ts';
+
+/**
+ * Sandboxes as bubblewrap containers: one persistent bash per session in fresh namespaces (no
+ * network, no host processes, its own /proc /dev /tmp, read-only /usr), the session's workspace at
+ * /workspace. Run as root, each session's sandbox runs as its own unprivileged host uid (bwrap started
+ * by root with `--uid` would still be host uid 0 inside) and in its own cgroup; run as an ordinary
+ * user, it runs as that user in its own user namespace, limited by rlimits. Nothing secret is on
+ * bwrap's command line (readable inside as /proc/1/cmdline) or in its environment (`--clearenv`).
+ */
+
+export interface BubblewrapOptions {
+  /** Where workspaces live on the host, one directory per session (kept across sandboxes). */
+  root: string;
+  limits: Limits;
+}
+
+export const WORKDIR = '/workspace';
+const UID_BASE = 200_000;
+const UID_RANGE = 1_000_000;
+
+/** The host uid a session's sandbox runs as (when oma runs as root): stable per session. */
+export function sandboxUid(sessionId: string): number {
+  return UID_BASE + (createHash('sha256').update(sessionId).digest().readUInt32BE(0) % UID_RANGE);
+}
+
+export function bwrapArgs(workspace: string): string[] {
+  return [
+    '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv',
+    '--ro-bind', '/usr', '/usr',
+    '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
+    '--ro-bind-try', '/etc/alternatives', '/etc/alternatives',
+    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    '--bind', workspace, WORKDIR, '--chdir', WORKDIR,
+    '--hostname', 'sandbox',
+    '--setenv', 'HOME', WORKDIR, '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'OMA_WORKDIR', WORKDIR,
+    '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'TERM', 'dumb',
+    '/bin/bash', '--noprofile', '--norc',
+  ];
+}
+
+/**
+ * bwrap runs as the sandbox's uid and must reach the workspace to mount it: the directories above it
+ * get the execute bit for others (enter, not list). The sandbox itself never sees the host's tree.
+ */
+function traversable(root: string) {
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  for (let dir = resolve(root); dir !== dirname(dir); dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+  }
+}
+
+export class BubblewrapProvider implements SandboxProvider {
+  readonly name = 'bubblewrap';
+  private readonly asRoot = process.getuid?.() === 0;
+
+  constructor(private readonly options: BubblewrapOptions) {}
+
+  async provision(recipe: SandboxRecipe): Promise<Sandbox> {
+    if (this.asRoot) traversable(this.options.root);
+    const workspace = join(this.options.root, recipe.sessionId);
+    mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    let child: ChildProcessWithoutNullStreams;
+    let cgroup: Cgroup | undefined;
+    if (this.asRoot) {
+      const uid = sandboxUid(recipe.sessionId);
+      chownSync(workspace, uid, uid);
+      // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
+      // then it drops to the sandbox's uid and becomes bwrap.
+      child = spawn('/bin/sh', ['-c', 'read _ && exec "$@"', 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace)], {
+        env: {},
+        detached: true,
+        stdio: 'pipe',
+      });
+      cgroup = Cgroup.create(`oma-${recipe.sessionId}-${child.pid}`, this.options.limits);
+      cgroup?.add(child.pid!);
+      child.stdin.write('go\n');
+    } else {
+      child = spawn('bwrap', bwrapArgs(workspace), { env: {}, detached: true, stdio: 'pipe' });
+    }
+    return new ShellSandbox(child, () => cgroup?.remove());
+  }
+}
+
+/** A sandbox whose one process is a `Shell`; shared by the bubblewrap and process providers. */
+export class ShellSandbox implements Sandbox {
+  private readonly shell: Shell;
+  private closed = false;
+  private killed = false;
+  private readonly exited: Promise<void>;
+
+  constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    private readonly cleanup: () => void = () => {},
+    private readonly workdir = WORKDIR,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('error', () => {});
+    this.shell = new Shell(child);
+  }
+
+  get alive(): boolean {
+    return !this.closed && !this.killed && this.shell.alive;
+  }
+
+  async execute(name: string, input: Record<string, unknown>, options: { signal?: AbortSignal } = {}): Promise<string> {
+    if (!this.alive) throw new Error('the sandbox is gone');
+    return runToolsetTool({ shell: this.shell, workdir: this.workdir, kill: () => this.kill(), signal: options.signal }, name, input);
+  }
+
+  async dispose(): Promise<void> {
+    this.closed = true;
+    this.kill();
+    await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    this.cleanup();
+  }
+
+  /** Every process of the sandbox: bwrap's session and, through --die-with-parent, its pid namespace. */
+  private kill() {
+    this.killed = true;
+    try {
+      process.kill(-this.child.pid!, 'SIGKILL');
+    } catch {
+      this.child.kill('SIGKILL');
+    }
+  }
+}

@@ -1,0 +1,111 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Resource limits for a sandbox through cgroups: v2 where its controllers are available, v1
+ * otherwise (on the machines oma was measured on, v2 offers only `hugetlb`, so v1 it is). Needs
+ * root; without it, or without the controllers, `Cgroup.create` returns undefined and the caller
+ * says which limits are not in force.
+ */
+
+export interface Limits {
+  /** Memory (RSS + page cache) of all the sandbox's processes, bytes. */
+  memoryBytes: number;
+  /** Processes and threads at once (a fork bomb stops here). */
+  pids: number;
+  /** CPU time, in cores (1.5 = one and a half). */
+  cpus: number;
+}
+
+const ROOT = '/sys/fs/cgroup';
+const V1_CONTROLLERS = ['memory', 'pids', 'cpu'] as const;
+
+export type CgroupSupport = { version: 1 | 2; controllers: string[] } | { version: 0; reason: string };
+
+let support: CgroupSupport | undefined;
+
+/** Which cgroup limits this process can apply (checked once). */
+export function cgroupSupport(): CgroupSupport {
+  if (support) return support;
+  if (process.getuid?.() !== 0) return (support = { version: 0, reason: 'oma is not running as root' });
+  const v2 = existsSync(join(ROOT, 'cgroup.controllers')) ? readFileSync(join(ROOT, 'cgroup.controllers'), 'utf8').split(/\s+/) : [];
+  if (['memory', 'pids', 'cpu'].every((name) => v2.includes(name))) return (support = { version: 2, controllers: ['memory', 'pids', 'cpu'] });
+  const v1 = V1_CONTROLLERS.filter((name) => existsSync(join(ROOT, name, 'cgroup.procs')));
+  if (v1.length > 0) return (support = { version: 1, controllers: v1 });
+  return (support = { version: 0, reason: 'no usable cgroup controllers (memory, pids, cpu)' });
+}
+
+export class Cgroup {
+  private constructor(private readonly dirs: string[]) {}
+
+  /** A new cgroup named `name` with `limits`, or undefined when cgroups cannot be used here. */
+  static create(name: string, limits: Limits): Cgroup | undefined {
+    const found = cgroupSupport();
+    if (found.version === 0) return undefined;
+    try {
+      if (found.version === 2) {
+        const dir = join(ROOT, 'oma', name);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
+        writeFileSync(join(dir, 'memory.swap.max'), '0');
+        writeFileSync(join(dir, 'pids.max'), String(limits.pids));
+        writeFileSync(join(dir, 'cpu.max'), `${Math.round(limits.cpus * 100_000)} 100000`);
+        return new Cgroup([dir]);
+      }
+      const dirs: string[] = [];
+      for (const controller of found.controllers) {
+        const dir = join(ROOT, controller, 'oma', name);
+        mkdirSync(dir, { recursive: true });
+        dirs.push(dir);
+        if (controller === 'memory') {
+          writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+          // Where swap is accounted, forbid it too, so the limit is a real one.
+          if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+        }
+        if (controller === 'pids') writeFileSync(join(dir, 'pids.max'), String(limits.pids));
+        if (controller === 'cpu') {
+          writeFileSync(join(dir, 'cpu.cfs_period_us'), '100000');
+          writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * 100_000)));
+        }
+      }
+      return new Cgroup(dirs);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Move a process in (before it forks: children of earlier forks stay where they were). */
+  add(pid: number) {
+    for (const dir of this.dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  }
+
+  /** Whether the memory limit was hit (the kernel killed something for it). */
+  oomKilled(): boolean {
+    for (const dir of this.dirs) {
+      try {
+        const events = readFileSync(join(dir, existsSync(join(dir, 'memory.events')) ? 'memory.events' : 'memory.oom_control'), 'utf8');
+        if (/oom_kill [1-9]/.test(events)) return true;
+      } catch {
+        // not the memory controller
+      }
+    }
+    return false;
+  }
+
+  /** Remove the cgroup once its processes are gone (retried briefly: the kernel frees it a moment after they exit). */
+  remove() {
+    for (const dir of this.dirs) {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          rmdirSync(dir);
+          break;
+        } catch {
+          const until = Date.now() + 10;
+          while (Date.now() < until) {
+            // a short spin; this runs at most once per sandbox
+          }
+        }
+      }
+    }
+  }
+}

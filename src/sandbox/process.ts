@@ -1,0 +1,28 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ShellSandbox } from './bubblewrap.ts';
+import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
+
+/**
+ * Development only: the session's shell runs as a plain child process of oma, in the session's
+ * workspace, with a minimal environment — but with oma's user and view of the machine, so it can
+ * read anything oma can (including oma's own environment through /proc). Never with real secrets.
+ */
+export class ProcessProvider implements SandboxProvider {
+  readonly name = 'process';
+
+  constructor(private readonly options: { root: string }) {}
+
+  async provision(recipe: SandboxRecipe): Promise<Sandbox> {
+    const workspace = join(this.options.root, recipe.sessionId);
+    mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    const child = spawn('/bin/bash', ['--noprofile', '--norc'], {
+      cwd: workspace,
+      env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: workspace, OMA_WORKDIR: workspace, LANG: 'C.UTF-8', TERM: 'dumb' },
+      detached: true,
+      stdio: 'pipe',
+    });
+    return new ShellSandbox(child, undefined, workspace);
+  }
+}

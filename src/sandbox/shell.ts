@@ -1,0 +1,113 @@
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+/**
+ * A persistent bash driven over its stdin: the one process a sandbox runs. The bash tool's commands
+ * run in it (so `cd`, variables and background jobs persist between calls, as the agent toolset's
+ * bash does), and the file tools run in subshells of it (so they see exactly what the sandbox
+ * sees, and never disturb the shell's state).
+ *
+ * Protocol: each call sends one line, `__oma <token> <base64 script> <mode>`; the shell decodes and
+ * evaluates the script with stdin from /dev/null and stderr merged into stdout, then prints a
+ * sentinel `\x1eOMA <token> <status>\x1e`. The script never appears on a command line (it would be
+ * readable through /proc), and the token is fresh per call.
+ */
+
+/** Defined once in the shell at start. `mode` `shell` runs in the shell itself; `sub` in a subshell at /workspace. */
+export const SHELL_PRELUDE = String.raw`
+__oma() {
+  local __oma_token=$1 __oma_script=$2 __oma_mode=$3 __oma_status
+  if [ "$__oma_mode" = sub ]; then
+    ( cd "$OMA_WORKDIR" && eval "$(printf %s "$__oma_script" | base64 -d)" ) </dev/null 2>&1
+  else
+    eval "$(printf %s "$__oma_script" | base64 -d)" </dev/null 2>&1
+  fi
+  __oma_status=$?
+  printf '\n\036OMA %s %d\036\n' "$__oma_token" "$__oma_status"
+}
+`;
+
+export interface ShellResult {
+  output: string;
+  status: number;
+}
+
+/** The shell ended (it exited, or was killed): the sandbox is gone. */
+export class ShellGone extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ShellGone';
+  }
+}
+
+export class Shell {
+  private buffer: Buffer = Buffer.alloc(0);
+  private waiting: { token: string; resolve: (result: ShellResult) => void; reject: (error: Error) => void } | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private gone: Error | undefined;
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.stderr.on('data', () => {}); // bwrap's own complaints; the shell's stderr goes to stdout
+    child.on('exit', (code, signal) => this.fail(new ShellGone(signal ? `the sandbox was killed (${signal})` : `the sandbox's shell exited (${code})`)));
+    child.stdin.on('error', () => {});
+    child.stdin.write(`${SHELL_PRELUDE}\n`);
+  }
+
+  get alive(): boolean {
+    return this.gone === undefined;
+  }
+
+  /**
+   * Run `script` (`mode` `shell`: in the persistent shell; `sub`: in a subshell at the workdir).
+   * Calls are serialised. Rejects with `ShellGone` when the shell dies meanwhile.
+   */
+  run(script: string, mode: 'shell' | 'sub' = 'shell'): Promise<ShellResult> {
+    const next = this.queue.then(() => this.runNow(script, mode));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private runNow(script: string, mode: 'shell' | 'sub'): Promise<ShellResult> {
+    if (this.gone) return Promise.reject(this.gone);
+    const token = randomBytes(12).toString('hex');
+    return new Promise<ShellResult>((resolve, reject) => {
+      this.waiting = { token, resolve, reject };
+      this.buffer = Buffer.alloc(0);
+      this.child.stdin.write(`__oma ${token} ${Buffer.from(script).toString('base64')} ${mode}\n`);
+    });
+  }
+
+  private onData(chunk: Buffer) {
+    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    const waiting = this.waiting;
+    if (!waiting) return;
+    const marker = Buffer.from(`\n\x1eOMA ${waiting.token} `);
+    const at = this.buffer.indexOf(marker);
+    if (at < 0) return;
+    const end = this.buffer.indexOf('\x1e\n', at + marker.length);
+    if (end < 0) return;
+    const status = Number(this.buffer.subarray(at + marker.length, end).toString());
+    const output = this.buffer.subarray(0, at).toString('utf8');
+    this.buffer = this.buffer.subarray(end + 2);
+    this.waiting = undefined;
+    waiting.resolve({ output, status });
+  }
+
+  private fail(error: Error) {
+    this.gone ??= error;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(error);
+  }
+
+  /** Output received so far for the call in flight (what a timed-out command printed). */
+  partialOutput(): string {
+    return this.buffer.toString('utf8');
+  }
+}
+
+/** Quote a value for a shell script: the script itself travels base64-encoded, so this only has to be correct bash. */
+export function quote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
