@@ -1,5 +1,6 @@
 import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
+import { handsRequirements } from './hands.ts';
 import { environmentsRequirements } from './environments.ts';
 import { eventsRequirements } from './events.ts';
 import { filesRequirements } from './files.ts';
@@ -18,4 +19,5 @@ export const requirements: Record<string, string> = {
   ...sessionsRequirements,
   ...eventsRequirements,
   ...brainRequirements,
+  ...handsRequirements,
 };

@@ -1,0 +1,6 @@
+/** Hands requirements (issue: hands; spec hands-and-credentials.md §7). Tests cite the id in their name: `[HANDS-1] …`. */
+export const handsRequirements: Record<string, string> = {
+  'HANDS-1': 'a session driven by the official SDK runs real bash in a bubblewrap sandbox provisioned on its first tool call; a turn without tools provisions none',
+  'HANDS-2': 'killing the sandbox mid-call gives the model a tool error, and the next call works in a fresh sandbox with the same workspace files',
+  'HANDS-3': 'the shell persists between turns of a session (cwd, variables), and an idle sandbox is reaped while its workspace survives',
+};

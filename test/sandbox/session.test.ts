@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sandboxUid } from '../../src/sandbox/bubblewrap.ts';
+import { openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
+import { startTestOma, type TestOma } from '../../src/testing/server.ts';
+import { CaseScripts, lastIdle, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
+
+/** Sessions on a whole server whose brains run tools in real bubblewrap sandboxes. */
+const skip = (() => {
+  try {
+    execFileSync('bwrap', ['--version']);
+    return false;
+  } catch {
+    return 'bwrap is not installed';
+  }
+})();
+
+describe('sessions with bubblewrap sandboxes', { skip }, () => {
+  const root = mkdtempSync(join(tmpdir(), 'oma-hands-'));
+  let oma: TestOma;
+  let pool: SandboxPool;
+  const scripts = new CaseScripts();
+  before(async () => {
+    pool = openSandboxProvider('bubblewrap', { root, limits: { memoryBytes: 256 * 1024 * 1024, pids: 128, cpus: 1 }, idleMs: 60_000 });
+    oma = await startTestOma({ model: scripts.model, sandboxes: pool });
+  });
+  after(async () => {
+    await oma?.dispose();
+    await pool?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  const bash = (command: string) => ({ content: [{ type: 'tool_use' as const, name: 'bash', input: { command } }] });
+  const text = (value: string) => ({ content: [{ type: 'text' as const, text: value }] });
+  const results = (events: Record<string, any>[]) => events.filter((event) => event.type === 'agent.tool_result').map((event) => [event.is_error, event.content[0].text]);
+
+  it('[HANDS-1] real bash runs in a sandbox provisioned on the first tool call, not before', async () => {
+    scripts.add('real-bash', [text('No tools needed.'), bash('echo "print(6*7)" > six.py && python3 six.py; id -u; cat /etc/shadow 2>&1 | head -1'), text('42.')]);
+    const session = await newSession(oma.client);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[real-bash] hello')] });
+    await waitForIdle(oma.client, session.id);
+    assert.ok(!pool.sessions().includes(session.id), 'a turn without tools provisions nothing');
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('compute')] });
+    const events = await waitForIdle(oma.client, session.id, { count: 2 });
+    assert.ok(pool.sessions().includes(session.id));
+    const [[isError, output]] = results(events) as [[boolean, string]];
+    assert.equal(isError, false);
+    assert.deepEqual(output.split('\n').slice(0, 2), ['42', String(sandboxUid(session.id))]);
+    assert.match(output.split('\n')[2]!, /No such file|Permission denied/);
+    assert.equal(readFileSync(join(root, session.id, 'six.py'), 'utf8'), 'print(6*7)\n', 'the workspace is on the host');
+  });
+
+  it('[HANDS-2] killing the sandbox mid-call is a tool error; the next call gets a fresh sandbox with the same files', async () => {
+    scripts.add('kill', [bash('echo kept > note.txt; sleep 30'), bash('cat note.txt; echo $$'), text('Recovered.')]);
+    const session = await newSession(oma.client);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[kill] go')] });
+    await waitFor(oma.client, session.id, (events) => events.some((event) => event.type === 'agent.tool_use'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    execFileSync('pkill', ['-KILL', '-u', String(sandboxUid(session.id))]); // everything the sandbox runs
+    const events = await waitForIdle(oma.client, session.id);
+    const [first, second] = results(events) as [boolean, string][];
+    assert.deepEqual(first, [true, 'bash: bash session terminated']);
+    assert.equal(second![0], false);
+    assert.equal(second![1].split('\n')[0], 'kept');
+    assert.equal(lastIdle(events).stop_reason.type, 'end_turn');
+  });
+
+  it('[HANDS-3] the shell persists between turns; a reaped sandbox comes back with its workspace', async () => {
+    scripts.add('persist', [bash('mkdir -p deep && cd deep && export COLOR=blue && echo ok > here.txt'), text('Set.'), bash('pwd; echo $COLOR'), text('Still there.'), bash('pwd; cat deep/here.txt'), text('Back.')]);
+    const session = await newSession(oma.client);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[persist] set up')] });
+    await waitForIdle(oma.client, session.id);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('check')] });
+    let events = await waitForIdle(oma.client, session.id, { count: 2 });
+    assert.deepEqual(results(events).at(-1), [false, '/workspace/deep\nblue']);
+    await pool.reap(Date.now() + 120_000);
+    assert.ok(!pool.sessions().includes(session.id), 'reaped');
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('again')] });
+    events = await waitForIdle(oma.client, session.id, { count: 3 });
+    assert.deepEqual(results(events).at(-1), [false, '/workspace\nok'], 'a fresh shell, the same files');
+  });
+});
