@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import type { Model } from '../model/interface.ts';
-import type { SandboxProvider } from '../sandbox/interface.ts';
+import type { SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
+import { openFileContent } from '../files/store.ts';
 import type { SessionLog } from '../session/interface.ts';
 import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
 import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
@@ -70,7 +71,7 @@ export class Brain {
         await completeWake(db, lease); // deleted meanwhile
         return;
       }
-      tools = new ToolRouter(this.deps.sandboxes, { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId }, {
+      tools = new ToolRouter(this.deps.sandboxes, { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId, files: await sessionFiles(db, facts, logger) }, {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
@@ -119,6 +120,26 @@ export class Brain {
     })().catch((error) => this.deps.logger?.warn({ err: error }, 'interrupt watch ended'));
     return controller;
   }
+}
+
+/** The session's file resources, for the sandbox (read only if one is provisioned). */
+async function sessionFiles(db: Db, session: SessionFacts, logger?: Logger): Promise<SandboxFile[]> {
+  const { rows } = await db.query<{ body: { file_id: string; mount_path: string } }>("SELECT body FROM session_resources WHERE session_id = $1 AND type = 'file' ORDER BY id", [session.id]);
+  return rows.map(({ body }) => ({
+    mountPath: body.mount_path,
+    async content() {
+      try {
+        const { chunks } = await openFileContent(db, session.workspaceId, body.file_id);
+        const parts: Uint8Array[] = [];
+        for await (const chunk of chunks) parts.push(chunk);
+        return Buffer.concat(parts);
+      } catch (error) {
+        // Deleted or expired since it was attached: the sandbox starts without it, the log says why.
+        logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');
+        return Buffer.from(`[file ${body.file_id} is no longer available]\n`);
+      }
+    },
+  }));
 }
 
 async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {

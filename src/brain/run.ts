@@ -13,7 +13,7 @@ import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
-import type { ToolRouter } from './tools.ts';
+import type { ToolOutcome, ToolRouter } from './tools.ts';
 
 /** What a run needs from the session's row. */
 export interface SessionFacts {
@@ -260,7 +260,7 @@ export class SessionRun {
         const outcome = await this.deps.tools.execute(use.event.payload.name as string, use.event.payload.input as Record<string, unknown>, signal);
         // Cut by a shutdown: record nothing; the next brain recovers the call (decide: recover).
         if (this.stopping.aborted && !this.interruption.signal.aborted) return;
-        await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError)]);
+        await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError, outcome.trace)]);
       }),
     );
   }
@@ -314,8 +314,10 @@ export class SessionRun {
     return { type: 'span.model_request_end', payload };
   }
 
-  private toolResult(useId: string, output: string, isError: boolean): NewEvent {
-    return { type: 'agent.tool_result', payload: { tool_use_id: useId, content: text(output), is_error: isError } };
+  private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
+    const payload: Record<string, unknown> = { tool_use_id: useId, content: text(output), is_error: isError };
+    if (trace) payload[PRIVATE_KEY] = { trace };
+    return { type: 'agent.tool_result', payload };
   }
 
   private taken(event: StoredEvent): NewEvent {

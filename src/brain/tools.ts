@@ -10,6 +10,8 @@ import { ToolError, type Sandbox, type SandboxProvider, type SandboxRecipe } fro
 export interface ToolOutcome {
   text: string;
   isError: boolean;
+  /** What it cost: kept with the result in the log (privately), for diagnosing a session from its log. */
+  trace: { sandbox: string; provisionMs?: number; executeMs: number };
 }
 
 export interface ToolRouterOptions {
@@ -28,29 +30,38 @@ export class ToolRouter {
   ) {}
 
   async execute(name: string, input: Record<string, unknown>, signal?: AbortSignal): Promise<ToolOutcome> {
-    if (signal?.aborted) return { text: `${name}: interrupted before it started`, isError: true };
+    const trace: ToolOutcome['trace'] = { sandbox: this.provider.name, executeMs: 0 };
+    const outcome = (text: string, isError: boolean): ToolOutcome => ({ text, isError, trace });
+    if (signal?.aborted) return outcome(`${name}: interrupted before it started`, true);
     let sandbox: Sandbox;
     try {
       // A sandbox that died (killed, timed out, restarted) is replaced: sandboxes are cattle.
       if (this.sandbox && (await this.sandbox.then((opened) => opened.alive === false, () => true))) await this.discard();
-      this.sandbox ??= this.provider.provision(this.recipe);
+      if (!this.sandbox) {
+        const started = performance.now();
+        this.sandbox = this.provider.provision(this.recipe);
+        await this.sandbox.finally(() => (trace.provisionMs = round(performance.now() - started))).catch(() => {});
+      }
       sandbox = await this.sandbox;
     } catch (error) {
       this.sandbox = undefined;
-      return { text: `Error: the sandbox could not be started: ${messageOf(error)}`, isError: true };
+      return outcome(`Error: the sandbox could not be started: ${messageOf(error)}`, true);
     }
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const started = performance.now();
     try {
       const output = await abortable(sandbox.execute(name, input, { signal: combined }), combined);
-      return { text: truncate(output === '' ? '(no output)' : output, this.options.maxOutputBytes), isError: false };
+      return outcome(truncate(output === '' ? '(no output)' : output, this.options.maxOutputBytes), false);
     } catch (error) {
-      if (signal?.aborted) return { text: `${name}: interrupted`, isError: true };
-      if (timeout.aborted) return { text: `${name}: timed out after ${this.options.timeoutMs} ms`, isError: true };
-      if (error instanceof ToolError) return { text: truncate(error.message, this.options.maxOutputBytes), isError: true };
+      if (signal?.aborted) return outcome(`${name}: interrupted`, true);
+      if (timeout.aborted) return outcome(`${name}: timed out after ${this.options.timeoutMs} ms`, true);
+      if (error instanceof ToolError) return outcome(truncate(error.message, this.options.maxOutputBytes), true);
       // The sandbox itself failed: it is cattle, the next call gets a fresh one.
       void this.discard();
-      return { text: `Error: ${messageOf(error)}`, isError: true };
+      return outcome(`Error: ${messageOf(error)}`, true);
+    } finally {
+      trace.executeMs = round(performance.now() - started);
     }
   }
 
@@ -80,6 +91,8 @@ function truncate(text: string, maxBytes: number): string {
   if (bytes.length <= maxBytes) return text;
   return `[output truncated: showing the last ${maxBytes} of ${bytes.length} bytes]\n${bytes.subarray(bytes.length - maxBytes).toString('utf8')}`;
 }
+
+const round = (ms: number) => Math.round(ms * 100) / 100;
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { cgroupSupport } from '../sandbox/index.ts';
 import { startOma, type RunningOma } from '../server.ts';
@@ -36,27 +36,29 @@ export function registerServeCommand(program: Command) {
 
       if (!config.databaseUrl) console.error(`oma: opening embedded PGlite in ${config.dataDir} (a first start takes a few seconds)`);
       oma = await startOma(config, logger);
-      console.log(`oma listening on ${oma.url}`);
-      console.log(`database: ${oma.db.description}`);
-      console.log(`sandbox provider: ${config.sandbox}; workspaces in ${config.sandboxes.root}`);
       if (config.sandbox === 'process') {
-        console.error('oma: WARNING: OMA_SANDBOX=process runs the agent\'s commands as this user, unsandboxed: they can read everything oma can, its secrets included. Development only.');
-      } else {
-        const cgroups = cgroupSupport();
-        const { memoryBytes, pids, cpus } = config.sandboxes.limits;
-        console.log(
-          cgroups.version === 0
-            ? `sandbox limits: per-call wall clock only — no cgroups (${cgroups.reason}); memory, process and CPU limits are NOT in force`
-            : `sandbox limits: cgroup v${cgroups.version} ${cgroups.controllers.join(', ')}: memory ${Math.round(memoryBytes / 1024 / 1024)} MiB, ${pids} processes, ${cpus} CPU; per-call wall clock`,
-        );
+        console.error("oma: WARNING: OMA_SANDBOX=process runs the agent's commands as this user, unsandboxed: they can read everything oma can, its secrets included. Development only.");
       }
-      const modelAt = process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
-      console.log(
-        config.brains > 0
-          ? `brains: ${config.brains} at once; model at ${modelAt}${process.env.ANTHROPIC_API_KEY || process.env.ANTHROPIC_AUTH_TOKEN ? '' : ' (ANTHROPIC_API_KEY is not set: model calls will fail)'}`
-          : 'brains: none (OMA_BRAINS=0): this process serves the API only',
-      );
-      console.log(config.apiKey ? 'API key: OMA_API_KEY (workspace default, admin)' : 'API key: none seeded (set OMA_API_KEY, or run `oma keys create`)');
+      // One write: whoever reads the banner (a person, a script, a test) gets all of it at once.
+      console.log(banner(config, oma).join('\n'));
       if (stopRequested) await stop(stopRequested);
     });
+}
+
+function banner(config: Config, oma: RunningOma): string[] {
+  const lines = [`oma listening on ${oma.url}`, `database: ${oma.db.description}`, `sandbox provider: ${config.sandbox}; workspaces in ${config.sandboxes.root}`];
+  if (config.sandbox !== 'process') {
+    const cgroups = cgroupSupport();
+    const { memoryBytes, pids, cpus } = config.sandboxes.limits;
+    lines.push(
+      cgroups.version === 0
+        ? `sandbox limits: per-call wall clock only — no cgroups (${cgroups.reason}); memory, process and CPU limits are NOT in force`
+        : `sandbox limits: cgroup v${cgroups.version} ${cgroups.controllers.join(', ')}: memory ${Math.round(memoryBytes / 1024 / 1024)} MiB, ${pids} processes, ${cpus} CPU; per-call wall clock`,
+    );
+  }
+  const modelAt = process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
+  const keyMissing = process.env.ANTHROPIC_API_KEY || process.env.ANTHROPIC_AUTH_TOKEN ? '' : ' (ANTHROPIC_API_KEY is not set: model calls will fail)';
+  lines.push(config.brains > 0 ? `brains: ${config.brains} at once; model at ${modelAt}${keyMissing}` : 'brains: none (OMA_BRAINS=0): this process serves the API only');
+  lines.push(config.apiKey ? 'API key: OMA_API_KEY (workspace default, admin)' : 'API key: none seeded (set OMA_API_KEY, or run `oma keys create`)');
+  return lines;
 }

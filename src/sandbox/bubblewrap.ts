@@ -1,7 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix, resolve } from 'node:path';
 import { Cgroup, type Limits } from './cgroups.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 import { Shell } from './shell.ts';
@@ -31,8 +31,45 @@ export function sandboxUid(sessionId: string): number {
   return UID_BASE + (createHash('sha256').update(sessionId).digest().readUInt32BE(0) % UID_RANGE);
 }
 
-export function bwrapArgs(workspace: string): string[] {
+/**
+ * Where a file resource goes: `{workspacePath}` (relative to the workspace, a writable copy) or
+ * `{sandboxPath}` (anywhere else, bound read-only). Paths with `..` are refused.
+ */
+export function placeFile(mountPath: string): { workspacePath: string } | { sandboxPath: string } {
+  const path = posix.normalize(mountPath.startsWith('/') ? mountPath : posix.join(WORKDIR, mountPath));
+  if (path.split('/').includes('..') || !path.startsWith('/')) throw new Error(`mount_path ${mountPath} is not allowed`);
+  if (path === WORKDIR || path.startsWith(`${WORKDIR}/`)) return { workspacePath: path.slice(WORKDIR.length + 1) };
+  return { sandboxPath: path };
+}
+
+/** Write the recipe's files: into the workspace, or into `staging` (bound read-only); returns the bind arguments. */
+export async function stageFiles(recipe: SandboxRecipe, workspace: string, staging: string, owner?: number): Promise<string[]> {
+  const binds: string[] = [];
+  for (const [index, file] of (recipe.files ?? []).entries()) {
+    const place = placeFile(file.mountPath);
+    const content = await file.content();
+    if ('workspacePath' in place) {
+      const target = join(workspace, place.workspacePath);
+      const created = mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, content);
+      if (owner !== undefined) {
+        // What the host wrote belongs to the sandbox's uid, like everything it writes itself.
+        lchownSync(target, owner, owner);
+        for (let dir = dirname(target); created && dir.length >= created.length; dir = dirname(dir)) lchownSync(dir, owner, owner);
+      }
+    } else {
+      mkdirSync(staging, { recursive: true, mode: 0o755 });
+      const source = join(staging, String(index));
+      writeFileSync(source, content, { mode: 0o644 });
+      binds.push('--ro-bind', source, place.sandboxPath);
+    }
+  }
+  return binds;
+}
+
+export function bwrapArgs(workspace: string, binds: string[] = []): string[] {
   return [
+    ...binds,
     '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv',
     '--ro-bind', '/usr', '/usr',
     '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
@@ -68,14 +105,16 @@ export class BubblewrapProvider implements SandboxProvider {
     if (this.asRoot) traversable(this.options.root);
     const workspace = join(this.options.root, recipe.sessionId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    const staging = join(this.options.root, '.files', `${recipe.sessionId}-${process.pid}-${Date.now()}`);
+    const uid = this.asRoot ? sandboxUid(recipe.sessionId) : undefined;
+    const binds = await stageFiles(recipe, workspace, staging, uid);
     let child: ChildProcessWithoutNullStreams;
     let cgroup: Cgroup | undefined;
-    if (this.asRoot) {
-      const uid = sandboxUid(recipe.sessionId);
-      chownSync(workspace, uid, uid);
+    if (uid !== undefined) {
+      if (statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
       // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
       // then it drops to the sandbox's uid and becomes bwrap.
-      child = spawn('/bin/sh', ['-c', 'read _ && exec "$@"', 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace)], {
+      child = spawn('/bin/sh', ['-c', 'read _ && exec "$@"', 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds)], {
         env: {},
         detached: true,
         stdio: 'pipe',
@@ -84,9 +123,12 @@ export class BubblewrapProvider implements SandboxProvider {
       cgroup?.add(child.pid!);
       child.stdin.write('go\n');
     } else {
-      child = spawn('bwrap', bwrapArgs(workspace), { env: {}, detached: true, stdio: 'pipe' });
+      child = spawn('bwrap', bwrapArgs(workspace, binds), { env: {}, detached: true, stdio: 'pipe' });
     }
-    return new ShellSandbox(child, () => cgroup?.remove());
+    return new ShellSandbox(child, () => {
+      cgroup?.remove();
+      rmSync(staging, { recursive: true, force: true });
+    });
   }
 }
 

@@ -29,6 +29,17 @@ export interface SandboxRecipe {
   sessionId: string;
   workspaceId: string;
   environmentId: string;
+  /**
+   * Files to place at provision (the session's file resources). `mountPath` absolute: read-only at
+   * that path in the sandbox (e.g. `/mnt/session/uploads/<file_id>`); under `/workspace`, or relative
+   * (resolved against `/workspace`): a writable copy in the workspace.
+   */
+  files?: SandboxFile[];
+}
+
+export interface SandboxFile {
+  mountPath: string;
+  content(): Promise<Buffer>;
 }
 
 /** A failure the model should see as the tool's own answer, verbatim. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ShellSandbox } from './bubblewrap.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { placeFile, ShellSandbox } from './bubblewrap.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 
 /**
@@ -17,6 +17,13 @@ export class ProcessProvider implements SandboxProvider {
   async provision(recipe: SandboxRecipe): Promise<Sandbox> {
     const workspace = join(this.options.root, recipe.sessionId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
+    // No mounts here: every file lands in the workspace (an absolute mount_path under its own name).
+    for (const file of recipe.files ?? []) {
+      const place = placeFile(file.mountPath);
+      const target = join(workspace, 'workspacePath' in place ? place.workspacePath : place.sandboxPath.slice(1));
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, await file.content());
+    }
     const child = spawn('/bin/bash', ['--noprofile', '--norc'], {
       cwd: workspace,
       env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: workspace, OMA_WORKDIR: workspace, LANG: 'C.UTF-8', TERM: 'dumb' },

@@ -3,4 +3,6 @@ export const handsRequirements: Record<string, string> = {
   'HANDS-1': 'a session driven by the official SDK runs real bash in a bubblewrap sandbox provisioned on its first tool call; a turn without tools provisions none',
   'HANDS-2': 'killing the sandbox mid-call gives the model a tool error, and the next call works in a fresh sandbox with the same workspace files',
   'HANDS-3': 'the shell persists between turns of a session (cwd, variables), and an idle sandbox is reaped while its workspace survives',
+  'HANDS-4': 'file resources are placed at provision: at their absolute mount_path read-only (default /mnt/session/uploads/<file_id>), those under /workspace as writable copies in the workspace',
+  'HANDS-5': 'each tool result keeps, privately in the log, the sandbox that ran it and the provision and execute durations',
 };

@@ -83,4 +83,40 @@ describe('sessions with bubblewrap sandboxes', { skip }, () => {
     events = await waitForIdle(oma.client, session.id, { count: 3 });
     assert.deepEqual(results(events).at(-1), [false, '/workspace\nok'], 'a fresh shell, the same files');
   });
+
+  it('[HANDS-4] file resources are placed at provision: default mount read-only, paths under /workspace writable copies', async () => {
+    scripts.add('files', [
+      bash('cat /mnt/session/uploads/*; cat data/in.csv; echo more >> data/in.csv && echo appended; (echo x >> /mnt/session/uploads/*) 2>/dev/null || echo read-only'),
+      text('Read them.'),
+    ]);
+    const upload = (name: string, body: string) => oma.client.beta.files.upload({ file: new File([body], name, { type: 'text/plain' }) });
+    const [report, csv] = await Promise.all([upload('report.txt', 'quarterly report\n'), upload('in.csv', 'a,b\n1,2\n')]);
+    const agent = await oma.client.beta.agents.create({ name: 'files', model: 'claude-sonnet-4-6', tools: [{ type: 'agent_toolset_20260401' }] });
+    const environment = await oma.client.beta.environments.create({ name: `files ${Date.now()}` });
+    const session = await oma.client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      resources: [{ type: 'file', file_id: report.id }, { type: 'file', file_id: csv.id, mount_path: '/workspace/data/in.csv' }],
+    });
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[files] read')] });
+    const events = await waitForIdle(oma.client, session.id);
+    assert.deepEqual(results(events), [[false, 'quarterly report\na,b\n1,2\nappended\nread-only']]);
+    assert.equal(readFileSync(join(root, session.id, 'data/in.csv'), 'utf8'), 'a,b\n1,2\nmore\n');
+  });
+
+  it('[HANDS-5] each tool result keeps, privately in the log, which sandbox ran it and how long provisioning and the call took', async () => {
+    scripts.add('trace', [bash('true'), bash('true'), text('Traced.')]);
+    const session = await newSession(oma.client);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[trace] go')] });
+    const events = await waitForIdle(oma.client, session.id);
+    assert.ok(events.every((event) => !('_oma' in event)), 'not shown to clients');
+    const { rows } = await oma.db.query<{ payload: { _oma: { trace: { sandbox: string; provisionMs?: number; executeMs: number } } } }>(
+      "SELECT payload FROM events WHERE session_id = $1 AND type = 'agent.tool_result' ORDER BY seq",
+      [session.id],
+    );
+    const [first, second] = rows.map((row) => row.payload._oma.trace);
+    assert.equal(first!.sandbox, 'bubblewrap');
+    assert.ok(first!.provisionMs! > 0 && first!.executeMs > 0);
+    assert.equal(second!.provisionMs, undefined, 'the second call reuses the sandbox');
+  });
 });
