@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isOmaError } from '../errors.ts';
 import { registerFakeModelCommand } from './fake-model.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerKeyCommands, registerWorkspaceCommands } from './keys.ts';
 import { registerServeCommand } from './serve.ts';
 
@@ -38,6 +39,7 @@ registerServeCommand(program);
 registerKeyCommands(program);
 registerWorkspaceCommands(program);
 registerFakeModelCommand(program);
+registerDemoCommand(program);
 
 program.exitOverride();
 try {

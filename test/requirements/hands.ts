@@ -5,4 +5,5 @@ export const handsRequirements: Record<string, string> = {
   'HANDS-3': 'the shell persists between turns of a session (cwd, variables), and an idle sandbox is reaped while its workspace survives',
   'HANDS-4': 'file resources are placed at provision: at their absolute mount_path read-only (default /mnt/session/uploads/<file_id>), those under /workspace as writable copies in the workspace',
   'HANDS-5': 'each tool result keeps, privately in the log, the sandbox that ran it and the provision and execute durations',
+  'HANDS-6': '`oma demo` (the README run command): oma on PGlite with bubblewrap, a scripted model clearly labelled, and a turn where the agent writes and runs a program in its sandbox, streamed to the terminal',
 };

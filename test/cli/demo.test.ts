@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { freshPgliteDir } from '../../src/testing/databases.ts';
+import { runOmaToEnd } from '../../src/testing/processes.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const bwrap = (() => {
+  try {
+    execFileSync('bwrap', ['--version']);
+    return false;
+  } catch {
+    return 'bwrap is not installed';
+  }
+})();
+
+it('[HANDS-6] oma demo: the agent writes and runs a program in its bubblewrap sandbox, streamed to the terminal, with the scripted model labelled', { skip: bwrap }, async () => {
+  const dir = await freshPgliteDir();
+  dirs.push(dir);
+  const run = await runOmaToEnd(['demo', '--exit'], { OMA_DATA_DIR: dir, PORT: '0', ANTHROPIC_API_KEY: '' });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /model: SCRIPTED DEMO/);
+  assert.match(run.stdout, /↳ write primes\.py/);
+  assert.match(run.stdout, /↳ bash \$ python3 primes\.py\n  ✓ 2 3 5 7 11 13 17 19 23 29\n/);
+  const session = run.stdout.match(/session (sesn_\w+)/)![1]!;
+  const program = join(dir, 'workspaces', session, 'primes.py');
+  assert.ok(existsSync(program), 'the program is in the session workspace on the host');
+  assert.match(readFileSync(program, 'utf8'), /def primes/);
+  assert.match(run.stdout, /Where to look next:/);
+});
