@@ -8,6 +8,7 @@ import type { SessionLog } from '../session/interface.ts';
 import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
 import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
+import type { SearchProvider } from './web.ts';
 import type { AgentSnapshot } from './request.ts';
 import { SessionRun, type SessionFacts } from './run.ts';
 import { ToolRouter } from './tools.ts';
@@ -21,6 +22,8 @@ export interface BrainDeps {
   owner: string;
   options?: Partial<BrainOptions>;
   previews?: Previews;
+  /** Where web_search goes (none by default: it answers with a tool error saying so). */
+  search?: SearchProvider;
   logger?: Logger;
 }
 

@@ -14,6 +14,7 @@ import type { Previews } from './previews.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
+import { runHostTool, type SearchProvider } from './web.ts';
 
 /** What a run needs from the session's row. */
 export interface SessionFacts {
@@ -30,6 +31,8 @@ export interface RunDeps {
   tools: ToolRouter;
   options: BrainOptions;
   previews?: Previews;
+  /** Where web_search goes; none: it answers with a tool error saying so. */
+  search?: SearchProvider;
   logger?: Logger;
 }
 
@@ -257,7 +260,10 @@ export class SessionRun {
     const signal = this.signal();
     await Promise.all(
       uses.map(async (use) => {
-        const outcome = await this.deps.tools.execute(use.event.payload.name as string, use.event.payload.input as Record<string, unknown>, signal);
+        const name = use.event.payload.name as string;
+        const input = use.event.payload.input as Record<string, unknown>;
+        const entry = this.catalog.get(name);
+        const outcome = entry?.kind === 'host' ? await runHostTool(name, input, entry.config ?? {}, this.deps.search, signal) : await this.deps.tools.execute(name, input, signal);
         // Cut by a shutdown: record nothing; the next brain recovers the call (decide: recover).
         if (this.stopping.aborted && !this.interruption.signal.aborted) return;
         await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError, outcome.trace)]);

@@ -1,26 +1,46 @@
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
+import type { WebToolConfig } from './web.ts';
 
 /**
  * The tools a session's agent offers the model, from its pinned snapshot: the agent toolset's
- * enabled tools under their own names with the input shapes of the SDK's toolset, and custom tools
- * exactly as the agent defines them. (MCP toolsets arrive with the MCP proxy; `web_fetch` and
- * `web_search` with server tools.)
+ * enabled tools under their own names with the input shapes of the SDK's toolset (the six sandbox
+ * tools, then the server tools `web_fetch` and `web_search`), and custom tools exactly as the agent
+ * defines them. (MCP toolsets arrive with the MCP proxy.)
  */
 
 export type PermissionPolicy = { type: 'always_allow' } | { type: 'always_ask' } | { type: 'auto' };
 
 export interface ToolEntry {
-  kind: 'toolset' | 'custom';
+  /** `toolset`: runs in the sandbox; `host`: a server tool the brain runs (web_fetch, web_search); `custom`: the client's. */
+  kind: 'toolset' | 'host' | 'custom';
   definition: Tool;
-  /** Toolset tools only: custom tools are the client's and never gated. */
+  /** Toolset and host tools only: custom tools are the client's and never gated. */
   policy?: PermissionPolicy;
+  /** The tool's own settings from the agent (web tools: domain lists, content limit). */
+  config?: WebToolConfig;
 }
 
 /** Names the sandbox runs (spec hands §7.1). */
 export const SANDBOX_TOOLS = ['bash', 'read', 'write', 'edit', 'glob', 'grep'] as const;
 
+/** Server tools the brain runs on the host. */
+export const HOST_TOOLS = ['web_fetch', 'web_search'] as const;
+
 /** Tools whose re-run after a crash cannot change anything: they read only. */
-export const IDEMPOTENT_TOOLS = new Set(['read', 'glob', 'grep']);
+export const IDEMPOTENT_TOOLS = new Set(['read', 'glob', 'grep', 'web_fetch', 'web_search']);
+
+const HOST_DEFINITIONS: Record<(typeof HOST_TOOLS)[number], Tool> = {
+  web_fetch: {
+    name: 'web_fetch',
+    description: 'Fetch a web page (http or https) and return its text. HTML is reduced to readable text.',
+    input_schema: { type: 'object', properties: { url: { type: 'string', description: 'The URL to fetch' } }, required: ['url'] },
+  },
+  web_search: {
+    name: 'web_search',
+    description: 'Search the web and return the top results (title, URL, snippet).',
+    input_schema: { type: 'object', properties: { query: { type: 'string', description: 'What to search for' } }, required: ['query'] },
+  },
+};
 
 const TOOLSET_DEFINITIONS: Record<(typeof SANDBOX_TOOLS)[number], Tool> = {
   bash: {
@@ -80,7 +100,7 @@ const TOOLSET_DEFINITIONS: Record<(typeof SANDBOX_TOOLS)[number], Tool> = {
 interface StoredToolset {
   type: 'agent_toolset_20260401';
   default_config: { enabled: boolean; permission_policy: PermissionPolicy };
-  configs: { name: string; enabled: boolean; permission_policy: PermissionPolicy }[];
+  configs: ({ name: string; enabled: boolean; permission_policy: PermissionPolicy } & WebToolConfig)[];
 }
 interface StoredCustomTool {
   type: 'custom';
@@ -99,6 +119,12 @@ export function toolCatalog(agent: { tools?: unknown }): Map<string, ToolEntry> 
         const config = toolset.configs.find((entry) => entry.name === name);
         const enabled = config?.enabled ?? toolset.default_config.enabled;
         if (enabled) catalog.set(name, { kind: 'toolset', definition: TOOLSET_DEFINITIONS[name], policy: config?.permission_policy ?? toolset.default_config.permission_policy });
+      }
+      for (const name of HOST_TOOLS) {
+        const config = toolset.configs.find((entry) => entry.name === name);
+        if (!(config?.enabled ?? toolset.default_config.enabled)) continue;
+        const settings: WebToolConfig = { allowed_domains: config?.allowed_domains, blocked_domains: config?.blocked_domains, max_content_tokens: config?.max_content_tokens };
+        catalog.set(name, { kind: 'host', definition: HOST_DEFINITIONS[name], policy: config?.permission_policy ?? toolset.default_config.permission_policy, config: settings });
       }
     } else if (tool.type === 'custom') {
       const custom = tool as StoredCustomTool;

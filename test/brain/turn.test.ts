@@ -59,7 +59,7 @@ describeBrain('a turn', (harness) => {
     assert.equal(requests.length, 2);
     assert.equal(requests[0]!.model, 'claude-sonnet-4-6');
     assert.equal(requests[0]!.system, 'You are terse.');
-    assert.deepEqual(requests[0]!.tools!.map((tool) => (tool as { name: string }).name), ['bash', 'read', 'write', 'edit', 'glob', 'grep']);
+    assert.deepEqual(requests[0]!.tools!.map((tool) => (tool as { name: string }).name), ['bash', 'read', 'write', 'edit', 'glob', 'grep', 'web_fetch', 'web_search']);
     assert.deepEqual(requests[0]!.messages, [{ role: 'user', content: [{ type: 'text', text: '[full-turn] list the root' }] }]);
     assert.deepEqual(requests[1]!.messages.slice(1), [
       {

@@ -6,4 +6,6 @@ export const handsRequirements: Record<string, string> = {
   'HANDS-4': 'file resources are placed at provision: at their absolute mount_path read-only (default /mnt/session/uploads/<file_id>), those under /workspace as writable copies in the workspace',
   'HANDS-5': 'each tool result keeps, privately in the log, the sandbox that ran it and the provision and execute durations',
   'HANDS-6': '`oma demo` (the README run command): oma on PGlite with bubblewrap, a scripted model clearly labelled, and a turn where the agent writes and runs a program in its sandbox, streamed to the terminal',
+  'HANDS-7': 'web_fetch runs on the host under an egress policy: allowed/blocked domains, redirects re-checked, private and loopback addresses only for hosts listed in allowed_domains, text-like content only',
+  'HANDS-8': 'web_search with no search provider configured answers with a clear tool error',
 };
