@@ -17,7 +17,7 @@ export interface Config {
   apiKey: string | undefined;
   sandbox: 'bubblewrap' | 'process';
   /** Sandboxes: where workspaces live, per-sandbox limits, idle time before one is reaped. */
-  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number }; idleMs: number };
+  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number; fileBytes: number; tmpBytes: number }; idleMs: number };
   /** Largest accepted request body. */
   maxBodyBytes: number;
   /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
@@ -56,6 +56,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         memoryBytes: integer('OMA_SANDBOX_MEMORY_MB', env.OMA_SANDBOX_MEMORY_MB, 1024, 16, 1024 * 1024) * 1024 * 1024,
         pids: integer('OMA_SANDBOX_PIDS', env.OMA_SANDBOX_PIDS, 512, 8, 1_000_000),
         cpus: integer('OMA_SANDBOX_CPUS', env.OMA_SANDBOX_CPUS, 1, 1, 1024),
+        fileBytes: integer('OMA_SANDBOX_MAX_FILE_MB', env.OMA_SANDBOX_MAX_FILE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
+        tmpBytes: integer('OMA_SANDBOX_TMP_MB', env.OMA_SANDBOX_TMP_MB, 256, 1, 1024 * 1024) * 1024 * 1024,
       },
       idleMs: integer('OMA_SANDBOX_IDLE_MS', env.OMA_SANDBOX_IDLE_MS, 10 * 60_000, 1_000, 7 * 86_400_000),
     },

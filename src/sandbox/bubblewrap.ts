@@ -67,14 +67,14 @@ export async function stageFiles(recipe: SandboxRecipe, workspace: string, stagi
   return binds;
 }
 
-export function bwrapArgs(workspace: string, binds: string[] = []): string[] {
+export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}): string[] {
   return [
     ...binds,
     '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv',
     '--ro-bind', '/usr', '/usr',
     '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/sbin', '/sbin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
     '--ro-bind-try', '/etc/alternatives', '/etc/alternatives',
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp',
+    '--proc', '/proc', '--dev', '/dev', ...(limits.tmpBytes ? ['--size', String(limits.tmpBytes)] : []), '--tmpfs', '/tmp',
     '--bind', workspace, WORKDIR, '--chdir', WORKDIR,
     '--hostname', 'sandbox',
     '--setenv', 'HOME', WORKDIR, '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'OMA_WORKDIR', WORKDIR,
@@ -114,7 +114,9 @@ export class BubblewrapProvider implements SandboxProvider {
       if (statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
       // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
       // then it drops to the sandbox's uid and becomes bwrap.
-      child = spawn('/bin/sh', ['-c', 'read _ && exec "$@"', 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds)], {
+      // dash's ulimit -f counts 512-byte blocks; set by root, it is a hard limit the sandbox cannot raise.
+      const fileLimit = this.options.limits.fileBytes ? `ulimit -f ${Math.ceil(this.options.limits.fileBytes / 512)} && ` : '';
+      child = spawn('/bin/sh', ['-c', `read _ && ${fileLimit}exec "$@"`, 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits)], {
         env: {},
         detached: true,
         stdio: 'pipe',
@@ -123,7 +125,7 @@ export class BubblewrapProvider implements SandboxProvider {
       cgroup?.add(child.pid!);
       child.stdin.write('go\n');
     } else {
-      child = spawn('bwrap', bwrapArgs(workspace, binds), { env: {}, detached: true, stdio: 'pipe' });
+      child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits), { env: {}, detached: true, stdio: 'pipe' });
     }
     return new ShellSandbox(child, () => {
       cgroup?.remove();

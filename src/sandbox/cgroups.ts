@@ -15,6 +15,10 @@ export interface Limits {
   pids: number;
   /** CPU time, in cores (1.5 = one and a half). */
   cpus: number;
+  /** Largest file any process may write (RLIMIT_FSIZE, a hard limit); optional. */
+  fileBytes?: number;
+  /** Size of the sandbox's private /tmp (a tmpfs, charged to its memory too); optional. */
+  tmpBytes?: number;
 }
 
 const ROOT = '/sys/fs/cgroup';

@@ -8,4 +8,5 @@ export const handsRequirements: Record<string, string> = {
   'HANDS-6': '`oma demo` (the README run command): oma on PGlite with bubblewrap, a scripted model clearly labelled, and a turn where the agent writes and runs a program in its sandbox, streamed to the terminal',
   'HANDS-7': 'web_fetch runs on the host under an egress policy: allowed/blocked domains, redirects re-checked, private and loopback addresses only for hosts listed in allowed_domains, text-like content only',
   'HANDS-8': 'web_search with no search provider configured answers with a clear tool error',
+  'HANDS-9': 'sandbox limits beyond cgroups: a hard per-file size limit and a size-limited private /tmp',
 };
