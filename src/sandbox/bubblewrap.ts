@@ -2,7 +2,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
-import { Cgroup, type Limits } from './cgroups.ts';
+import { Cgroup, sweepCgroups, type Limits } from './cgroups.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 import { Shell } from './shell.ts';
 import { runToolsetTool } from './toolset.ts';
@@ -99,7 +99,9 @@ export class BubblewrapProvider implements SandboxProvider {
   readonly name = 'bubblewrap';
   private readonly asRoot = process.getuid?.() === 0;
 
-  constructor(private readonly options: BubblewrapOptions) {}
+  constructor(private readonly options: BubblewrapOptions) {
+    if (this.asRoot) sweepCgroups(); // what oma processes that died left behind
+  }
 
   async provision(recipe: SandboxRecipe): Promise<Sandbox> {
     if (this.asRoot) traversable(this.options.root);
@@ -121,7 +123,8 @@ export class BubblewrapProvider implements SandboxProvider {
         detached: true,
         stdio: 'pipe',
       });
-      cgroup = Cgroup.create(`oma-${recipe.sessionId}-${child.pid}`, this.options.limits);
+      // Named after the sandbox and, last, the oma process that owns it (see sweepCgroups).
+      cgroup = Cgroup.create(`oma-${recipe.sessionId}-${child.pid}-${process.pid}`, this.options.limits);
       cgroup?.add(child.pid!);
       child.stdin.write('go\n');
     } else {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -37,6 +37,45 @@ export function cgroupSupport(): CgroupSupport {
   const v1 = V1_CONTROLLERS.filter((name) => existsSync(join(ROOT, name, 'cgroup.procs')));
   if (v1.length > 0) return (support = { version: 1, controllers: v1 });
   return (support = { version: 0, reason: 'no usable cgroup controllers (memory, pids, cpu)' });
+}
+
+/**
+ * Remove cgroups left by oma processes that died (named `oma-<session>-<pid>`): a sandbox's processes
+ * die with oma, but its empty cgroup stays. Only groups whose creating process is gone are touched.
+ */
+export function sweepCgroups(): number {
+  const found = cgroupSupport();
+  if (found.version === 0) return 0;
+  const parents = found.version === 2 ? [join(ROOT, 'oma')] : found.controllers.map((controller) => join(ROOT, controller, 'oma'));
+  let removed = 0;
+  for (const parent of parents) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(parent, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const owner = Number(name.match(/-(\d+)$/)?.[1]);
+      if (!owner || alive(owner)) continue;
+      try {
+        rmdirSync(join(parent, name));
+        removed++;
+      } catch {
+        // still holds processes
+      }
+    }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export class Cgroup {

@@ -34,9 +34,12 @@ export interface ShellResult {
 
 /** The shell ended (it exited, or was killed): the sandbox is gone. */
 export class ShellGone extends Error {
-  constructor(message: string) {
+  /** True when the sandbox never started (its program is missing or could not run). */
+  readonly startup: boolean;
+  constructor(message: string, options: { startup?: boolean } = {}) {
     super(message);
     this.name = 'ShellGone';
+    this.startup = options.startup ?? false;
   }
 }
 
@@ -50,6 +53,13 @@ export class Shell {
     child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     child.stderr.on('data', () => {}); // bwrap's own complaints; the shell's stderr goes to stdout
     child.on('exit', (code, signal) => this.fail(new ShellGone(signal ? `the sandbox was killed (${signal})` : `the sandbox's shell exited (${code})`)));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      this.fail(
+        new ShellGone(error.code === 'ENOENT' ? `${error.path ?? 'the sandbox program'} is not installed (scripts/install.sh installs bubblewrap)` : `the sandbox could not start: ${error.message}`, {
+          startup: true,
+        }),
+      ),
+    );
     child.stdin.on('error', () => {});
     child.stdin.write(`${SHELL_PRELUDE}\n`);
   }

@@ -62,7 +62,7 @@ async function inShell(context: ToolsetContext, script: string, mode: 'shell' | 
   try {
     return await Promise.race([context.shell.run(script, mode), stopped]);
   } catch (error) {
-    if (error instanceof ShellGone) throw new ToolError(`${tool}: bash session terminated`);
+    if (error instanceof ShellGone) throw new ToolError(error.startup ? `${tool}: ${error.message}` : `${tool}: bash session terminated`);
     throw error;
   } finally {
     clearTimeout(timer);
