@@ -19,7 +19,7 @@ export async function sandboxDemo(client: Anthropic, log: (line: string) => void
   log(`session ${session.id} (agent ${agent.id})`);
 
   const stream = await client.beta.sessions.events.stream(session.id);
-  const task = 'Write a Python program that prints the first ten prime numbers, run it, and tell me the output.';
+  const task = 'Write a JavaScript program that prints the first ten prime numbers, run it with node, and tell me the output.';
   log(`you: ${task}`);
   await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: task }] }] });
   const seen: string[] = [];

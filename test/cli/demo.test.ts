@@ -23,11 +23,11 @@ it('[HANDS-6] oma demo: the agent writes and runs a program in its bubblewrap sa
   const run = await runOmaToEnd(['demo', '--exit'], { OMA_DATA_DIR: dir, PORT: '0', ANTHROPIC_API_KEY: '' });
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stdout, /model: SCRIPTED DEMO/);
-  assert.match(run.stdout, /↳ write primes\.py/);
-  assert.match(run.stdout, /↳ bash \$ python3 primes\.py\n  ✓ 2 3 5 7 11 13 17 19 23 29\n/);
+  assert.match(run.stdout, /↳ write primes\.js/);
+  assert.match(run.stdout, /↳ bash \$ node primes\.js\n  ✓ 2 3 5 7 11 13 17 19 23 29\n/);
   const session = run.stdout.match(/session (sesn_\w+)/)![1]!;
-  const program = join(dir, 'workspaces', session, 'primes.py');
+  const program = join(dir, 'workspaces', session, 'primes.js');
   assert.ok(existsSync(program), 'the program is in the session workspace on the host');
-  assert.match(readFileSync(program, 'utf8'), /def primes/);
+  assert.match(readFileSync(program, 'utf8'), /primes\.push/);
   assert.match(run.stdout, /Where to look next:/);
 });
