@@ -4,7 +4,7 @@ import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { dirname, join, posix, resolve } from 'node:path';
 import { Cgroup, sweepCgroups, type Limits } from './cgroups.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
-import { Shell } from './shell.ts';
+import { quote, Shell } from './shell.ts';
 import { runToolsetTool } from './toolset.ts';
 
 /**
@@ -42,29 +42,29 @@ export function placeFile(mountPath: string): { workspacePath: string } | { sand
   return { sandboxPath: path };
 }
 
-/** Write the recipe's files: into the workspace, or into `staging` (bound read-only); returns the bind arguments. */
-export async function stageFiles(recipe: SandboxRecipe, workspace: string, staging: string, owner?: number): Promise<string[]> {
+/** Where the staged files are seen inside the sandbox, read-only. */
+const STAGED = '/.oma-files';
+
+/**
+ * Stage the recipe's files in `staging` (a fresh host directory oma creates; the sandbox never
+ * writes it). Files for absolute paths outside the workspace are bound read-only at that path; files
+ * for the workspace are copied in *by the sandbox itself* (`copyScript`), as its own uid and through
+ * its own view: the host never writes into a workspace, where a symlink left by an earlier sandbox
+ * could point it at any host file.
+ */
+export async function stageFiles(recipe: SandboxRecipe, staging: string): Promise<{ binds: string[]; copyScript: string }> {
   const binds: string[] = [];
+  const copies: string[] = [];
   for (const [index, file] of (recipe.files ?? []).entries()) {
     const place = placeFile(file.mountPath);
-    const content = await file.content();
-    if ('workspacePath' in place) {
-      const target = join(workspace, place.workspacePath);
-      const created = mkdirSync(dirname(target), { recursive: true });
-      writeFileSync(target, content);
-      if (owner !== undefined) {
-        // What the host wrote belongs to the sandbox's uid, like everything it writes itself.
-        lchownSync(target, owner, owner);
-        for (let dir = dirname(target); created && dir.length >= created.length; dir = dirname(dir)) lchownSync(dir, owner, owner);
-      }
-    } else {
-      mkdirSync(staging, { recursive: true, mode: 0o755 });
-      const source = join(staging, String(index));
-      writeFileSync(source, content, { mode: 0o644 });
-      binds.push('--ro-bind', source, place.sandboxPath);
-    }
+    mkdirSync(staging, { recursive: true, mode: 0o755 });
+    const source = join(staging, String(index));
+    writeFileSync(source, await file.content(), { mode: 0o644 });
+    if ('workspacePath' in place) copies.push(`mkdir -p -- "$(dirname -- ${quote(place.workspacePath)})" && cp -f -- ${STAGED}/${index} ${quote(place.workspacePath)}`);
+    else binds.push('--ro-bind', source, place.sandboxPath);
   }
-  return binds;
+  if (copies.length > 0) binds.push('--ro-bind', staging, STAGED);
+  return { binds, copyScript: copies.join('\n') };
 }
 
 export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}): string[] {
@@ -109,7 +109,7 @@ export class BubblewrapProvider implements SandboxProvider {
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
     const staging = join(this.options.root, '.files', `${recipe.sessionId}-${process.pid}-${Date.now()}`);
     const uid = this.asRoot ? sandboxUid(recipe.sessionId) : undefined;
-    const binds = await stageFiles(recipe, workspace, staging, uid);
+    const { binds, copyScript } = await stageFiles(recipe, staging);
     let child: ChildProcessWithoutNullStreams;
     let cgroup: Cgroup | undefined;
     if (uid !== undefined) {
@@ -120,6 +120,7 @@ export class BubblewrapProvider implements SandboxProvider {
       const fileLimit = this.options.limits.fileBytes ? `ulimit -f ${Math.ceil(this.options.limits.fileBytes / 512)} && ` : '';
       child = spawn('/bin/sh', ['-c', `read _ && ${fileLimit}exec "$@"`, 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits)], {
         env: {},
+        cwd: '/', // nothing of the host's working directory in the sandbox's view (bwrap's own PWD)
         detached: true,
         stdio: 'pipe',
       });
@@ -128,12 +129,14 @@ export class BubblewrapProvider implements SandboxProvider {
       cgroup?.add(child.pid!);
       child.stdin.write('go\n');
     } else {
-      child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits), { env: {}, detached: true, stdio: 'pipe' });
+      child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits), { env: {}, cwd: '/', detached: true, stdio: 'pipe' });
     }
-    return new ShellSandbox(child, () => {
+    const sandbox = new ShellSandbox(child, () => {
       cgroup?.remove();
       rmSync(staging, { recursive: true, force: true });
     });
+    if (copyScript) await sandbox.setup(copyScript);
+    return sandbox;
   }
 }
 
@@ -156,6 +159,15 @@ export class ShellSandbox implements Sandbox {
 
   get alive(): boolean {
     return !this.closed && !this.killed && this.shell.alive;
+  }
+
+  /** Run a setup script in the workdir before the sandbox is handed out; a failure disposes it. */
+  async setup(script: string) {
+    const { output, status } = await this.shell.run(script, 'sub').catch((error: Error) => ({ output: error.message, status: -1 }));
+    if (status !== 0) {
+      await this.dispose();
+      throw new Error(`setting up the sandbox failed: ${output.trim()}`);
+    }
   }
 
   async execute(name: string, input: Record<string, unknown>, options: { signal?: AbortSignal } = {}): Promise<string> {

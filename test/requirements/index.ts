@@ -1,6 +1,7 @@
 import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
 import { handsRequirements } from './hands.ts';
+import { securityRequirements } from './security.ts';
 import { environmentsRequirements } from './environments.ts';
 import { eventsRequirements } from './events.ts';
 import { filesRequirements } from './files.ts';
@@ -20,4 +21,5 @@ export const requirements: Record<string, string> = {
   ...eventsRequirements,
   ...brainRequirements,
   ...handsRequirements,
+  ...securityRequirements,
 };
