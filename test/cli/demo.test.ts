@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -8,14 +8,7 @@ import { runOmaToEnd } from '../../src/testing/processes.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-const bwrap = (() => {
-  try {
-    execFileSync('bwrap', ['--version']);
-    return false;
-  } catch {
-    return 'bwrap is not installed';
-  }
-})();
+const bwrap = bwrapMissing();
 
 it('[HANDS-6] oma demo: the agent writes and runs a program in its bubblewrap sandbox, streamed to the terminal, with the scripted model labelled', { skip: bwrap }, async () => {
   const dir = await freshPgliteDir();

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { after, describe, it } from 'node:test';
-import { execFileSync } from 'node:child_process';
 import { BubblewrapProvider } from '../../src/sandbox/bubblewrap.ts';
 import { describeSandboxConformance } from '../../src/sandbox/conformance.ts';
 
@@ -11,15 +11,6 @@ const root = mkdtempSync(join(tmpdir(), 'oma-bwrap-'));
 const MiB = 1024 * 1024;
 const LIMITS = { memoryBytes: 256 * MiB, pids: 128, cpus: 1, fileBytes: 8 * MiB, tmpBytes: 16 * MiB };
 after(() => rmSync(root, { recursive: true, force: true }));
-
-function bwrapMissing(): string | false {
-  try {
-    execFileSync('bwrap', ['--version']);
-    return false;
-  } catch {
-    return 'bwrap is not installed (scripts/install.sh installs it)';
-  }
-}
 
 describeSandboxConformance({
   name: 'bubblewrap',

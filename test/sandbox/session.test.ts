@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +11,7 @@ import { startTestOma, type TestOma } from '../../src/testing/server.ts';
 import { CaseScripts, lastIdle, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
 
 /** Sessions on a whole server whose brains run tools in real bubblewrap sandboxes. */
-const skip = (() => {
-  try {
-    execFileSync('bwrap', ['--version']);
-    return false;
-  } catch {
-    return 'bwrap is not installed';
-  }
-})();
+const skip = bwrapMissing();
 
 describe('sessions with bubblewrap sandboxes', { skip }, () => {
   const root = mkdtempSync(join(tmpdir(), 'oma-hands-'));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,11 +25,8 @@ import { canary, CANARY_PREFIX, ESCAPED, escaped, fingerprint, hostUnixSockets, 
  */
 
 const skip = (() => {
-  try {
-    execFileSync('bwrap', ['--version']);
-  } catch {
-    return 'bwrap is not installed';
-  }
+  const missing = bwrapMissing();
+  if (missing) return missing;
   if (process.getuid?.() !== 0) return 'the must-not suite runs as root (per-sandbox uids and cgroups)';
   return false;
 })();
