@@ -125,15 +125,21 @@ export class BubblewrapProvider implements SandboxProvider {
         stdio: 'pipe',
       });
       // Named after the sandbox and, last, the oma process that owns it (see sweepCgroups).
-      cgroup = Cgroup.create(`oma-${recipe.sessionId}-${child.pid}-${process.pid}`, this.options.limits);
-      cgroup?.add(child.pid!);
+      try {
+        cgroup = await Cgroup.create(`oma-${recipe.sessionId}-${child.pid}-${process.pid}`, this.options.limits);
+        await cgroup?.add(child.pid!);
+      } catch (error) {
+        child.kill('SIGKILL'); // never run a sandbox without the limits it was meant to have
+        await cgroup?.remove();
+        throw error;
+      }
       child.stdin.write('go\n');
     } else {
       child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits), { env: {}, cwd: '/', detached: true, stdio: 'pipe' });
     }
-    const sandbox = new ShellSandbox(child, () => {
-      cgroup?.remove();
+    const sandbox = new ShellSandbox(child, async () => {
       rmSync(staging, { recursive: true, force: true });
+      await cgroup?.remove();
     });
     if (copyScript) await sandbox.setup(copyScript);
     return sandbox;
@@ -149,7 +155,7 @@ export class ShellSandbox implements Sandbox {
 
   constructor(
     private readonly child: ChildProcessWithoutNullStreams,
-    private readonly cleanup: () => void = () => {},
+    private readonly cleanup: () => void | Promise<void> = () => {},
     private readonly workdir = WORKDIR,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
@@ -179,7 +185,7 @@ export class ShellSandbox implements Sandbox {
     this.closed = true;
     this.kill();
     await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, 2_000))]);
-    this.cleanup();
+    await this.cleanup();
   }
 
   /** Every process of the sandbox: bwrap's session and, through --die-with-parent, its pid namespace. */

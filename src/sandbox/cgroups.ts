@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 
 /**
@@ -81,34 +83,37 @@ function alive(pid: number): boolean {
 export class Cgroup {
   private constructor(private readonly dirs: string[]) {}
 
-  /** A new cgroup named `name` with `limits`, or undefined when cgroups cannot be used here. */
-  static create(name: string, limits: Limits): Cgroup | undefined {
+  /**
+   * A new cgroup named `name` with `limits`, or undefined when cgroups cannot be used here. The kernel
+   * can take milliseconds over these writes: they are asynchronous, so other sessions never wait.
+   */
+  static async create(name: string, limits: Limits): Promise<Cgroup | undefined> {
     const found = cgroupSupport();
     if (found.version === 0) return undefined;
     try {
       if (found.version === 2) {
         const dir = join(ROOT, 'oma', name);
-        mkdirSync(dir, { recursive: true });
-        writeFileSync(join(dir, 'memory.max'), String(limits.memoryBytes));
-        writeFileSync(join(dir, 'memory.swap.max'), '0');
-        writeFileSync(join(dir, 'pids.max'), String(limits.pids));
-        writeFileSync(join(dir, 'cpu.max'), `${Math.round(limits.cpus * 100_000)} 100000`);
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, 'memory.max'), String(limits.memoryBytes));
+        await writeFile(join(dir, 'memory.swap.max'), '0');
+        await writeFile(join(dir, 'pids.max'), String(limits.pids));
+        await writeFile(join(dir, 'cpu.max'), `${Math.round(limits.cpus * 100_000)} 100000`);
         return new Cgroup([dir]);
       }
       const dirs: string[] = [];
       for (const controller of found.controllers) {
         const dir = join(ROOT, controller, 'oma', name);
-        mkdirSync(dir, { recursive: true });
+        await mkdir(dir, { recursive: true });
         dirs.push(dir);
         if (controller === 'memory') {
-          writeFileSync(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+          await writeFile(join(dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
           // Where swap is accounted, forbid it too, so the limit is a real one.
-          if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+          if (existsSync(join(dir, 'memory.memsw.limit_in_bytes'))) await writeFile(join(dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
         }
-        if (controller === 'pids') writeFileSync(join(dir, 'pids.max'), String(limits.pids));
+        if (controller === 'pids') await writeFile(join(dir, 'pids.max'), String(limits.pids));
         if (controller === 'cpu') {
-          writeFileSync(join(dir, 'cpu.cfs_period_us'), '100000');
-          writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * 100_000)));
+          await writeFile(join(dir, 'cpu.cfs_period_us'), '100000');
+          await writeFile(join(dir, 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * 100_000)));
         }
       }
       return new Cgroup(dirs);
@@ -118,8 +123,8 @@ export class Cgroup {
   }
 
   /** Move a process in (before it forks: children of earlier forks stay where they were). */
-  add(pid: number) {
-    for (const dir of this.dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+  async add(pid: number) {
+    for (const dir of this.dirs) await writeFile(join(dir, 'cgroup.procs'), String(pid));
   }
 
   /** Whether the memory limit was hit (the kernel killed something for it). */
@@ -135,18 +140,15 @@ export class Cgroup {
     return false;
   }
 
-  /** Remove the cgroup once its processes are gone (retried briefly: the kernel frees it a moment after they exit). */
-  remove() {
+  /** Remove the cgroup once its processes are gone (retried for a while: the kernel frees it a moment after they exit). */
+  async remove() {
     for (const dir of this.dirs) {
-      for (let attempt = 0; attempt < 20; attempt++) {
+      for (let attempt = 0; attempt < 50; attempt++) {
         try {
-          rmdirSync(dir);
+          await rmdir(dir);
           break;
         } catch {
-          const until = Date.now() + 10;
-          while (Date.now() < until) {
-            // a short spin; this runs at most once per sandbox
-          }
+          await sleep(10);
         }
       }
     }

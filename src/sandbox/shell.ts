@@ -7,20 +7,23 @@ import { randomBytes } from 'node:crypto';
  * bash does), and the file tools run in subshells of it (so they see exactly what the sandbox
  * sees, and never disturb the shell's state).
  *
- * Protocol: each call sends one line, `__oma <token> <base64 script> <mode>`; the shell decodes and
- * evaluates the script with stdin from /dev/null and stderr merged into stdout, then prints a
- * sentinel `\x1eOMA <token> <status>\x1e`. The script never appears on a command line (it would be
- * readable through /proc), and the token is fresh per call.
+ * Protocol: each call sends one line, `__oma <token> <byte length> <mode>`, then the script's bytes;
+ * the shell reads exactly those bytes (no process started to decode them) and evaluates them with
+ * stdin from /dev/null and stderr merged into stdout, then prints a sentinel
+ * `\x1eOMA <token> <status>\x1e`. The script never appears on a command line (it would be readable
+ * through /proc), and the token is fresh per call. Scripts cannot contain NUL bytes.
  */
 
 /** Defined once in the shell at start. `mode` `shell` runs in the shell itself; `sub` in a subshell at /workspace. */
 export const SHELL_PRELUDE = String.raw`
 __oma() {
-  local __oma_token=$1 __oma_script=$2 __oma_mode=$3 __oma_status
+  local __oma_token=$1 __oma_length=$2 __oma_mode=$3 __oma_script= __oma_status
+  # The script follows on stdin, exactly this many bytes (bash reads a pipe byte by byte, so nothing else is consumed).
+  [ "$__oma_length" -gt 0 ] && LC_ALL=C IFS= read -r -d '' -N "$__oma_length" __oma_script
   if [ "$__oma_mode" = sub ]; then
-    ( cd "$OMA_WORKDIR" && eval "$(printf %s "$__oma_script" | base64 -d)" ) </dev/null 2>&1
+    ( cd "$OMA_WORKDIR" && eval "$__oma_script" ) </dev/null 2>&1
   else
-    eval "$(printf %s "$__oma_script" | base64 -d)" </dev/null 2>&1
+    eval "$__oma_script" </dev/null 2>&1
   fi
   __oma_status=$?
   printf '\n\036OMA %s %d\036\n' "$__oma_token" "$__oma_status"
@@ -84,7 +87,8 @@ export class Shell {
     return new Promise<ShellResult>((resolve, reject) => {
       this.waiting = { token, resolve, reject };
       this.buffer = Buffer.alloc(0);
-      this.child.stdin.write(`__oma ${token} ${Buffer.from(script).toString('base64')} ${mode}\n`);
+      const bytes = Buffer.from(script.replaceAll('\0', ''));
+      this.child.stdin.write(Buffer.concat([Buffer.from(`__oma ${token} ${bytes.length} ${mode}\n`), bytes]));
     });
   }
 
