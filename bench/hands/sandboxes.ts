@@ -165,7 +165,7 @@ export class BareShell {
 
 /**
  * The longest event-loop stall within a window (ms), from a 1 ms-resolution `monitorEventLoopDelay`:
- * synchronous work (spawn, the cgroup's busy wait on removal, file-system calls) that delays every
+ * synchronous work (spawn, file-system calls) that delays every
  * other session served by the process. The histogram records the intervals between its timer's
  * runs from the second run on, so `start` waits for the timer to have run and `stop` lets it run
  * once more after the window (a stall at either edge would be missed otherwise); the interval's own

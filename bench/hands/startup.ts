@@ -181,10 +181,10 @@ export function recordStartup(table: Table, name: ProviderName, result: StartupR
     name === 'bubblewrap' ? { target: TARGETS.firstCommandP50, value: result.firstCommand.p50 } : undefined,
   );
   table.record('of which provision() resolved (process spawned): p50 / p99 (ms)', name, pair(result.provisioned));
-  table.record('of which in oma’s Cgroup.create + Cgroup.add (synchronous writes): p50 / p99 (ms)', name, result.cgroupSetup ? pair(result.cgroupSetup) : 'no cgroup');
+  table.record('of which in oma’s Cgroup.create + Cgroup.add (kernel writes, awaited): p50 / p99 (ms)', name, result.cgroupSetup ? pair(result.cgroupSetup) : 'no cgroup');
   table.record('longest event-loop stall within provision → first command: p50 / p99 (ms)', name, pair(result.stallStarting));
   table.record('dispose(): p50 / p99 (ms)', name, pair(result.dispose));
-  table.record('of which in oma’s Cgroup.remove (synchronous, rmdir retried with a busy wait): p50 / p99 (ms)', name, result.cgroupRemove ? pair(result.cgroupRemove) : 'no cgroup');
+  table.record('of which in oma’s Cgroup.remove (rmdir retried every 10 ms until the kernel frees it): p50 / p99 (ms)', name, result.cgroupRemove ? pair(result.cgroupRemove) : 'no cgroup');
   table.record('longest event-loop stall within dispose(): p50 / p99 (ms)', name, pair(result.stallDispose));
   table.record('floor (reference): bare shell spawn → first `true` done: p50 / p99 (ms)', name, pair(result.floor));
 }
