@@ -7,6 +7,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Model, ModelRequest, ModelStreamEvent } from '../../src/model/interface.ts';
+import { endTurn, MESSAGE_START, MESSAGE_STOP, stopWith } from '../lib/stream-events.ts';
 import { cpuNow } from './cpu.ts';
 
 /** One model call as the model saw it. */
@@ -22,55 +23,15 @@ export interface Call {
 /** Runs on a call before it is answered; a promise it returns is awaited first (not part of the call's time). */
 export type CallHook = (index: number, request: ModelRequest) => Promise<void> | void;
 
-const USAGE = { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
 const TOOL_INPUT = JSON.stringify({ command: 'x', output_bytes: 1024 });
-
-const MESSAGE_START: ModelStreamEvent = {
-  type: 'message_start',
-  message: {
-    id: 'msg_bench',
-    type: 'message',
-    role: 'assistant',
-    model: 'bench',
-    content: [],
-    container: null,
-    diagnostics: null,
-    stop_reason: null,
-    stop_sequence: null,
-    stop_details: null,
-    usage: {
-      ...USAGE,
-      output_tokens: 1,
-      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-      output_tokens_details: null,
-      server_tool_use: null,
-      service_tier: 'standard',
-      inference_geo: null,
-      speed: null,
-    },
-  },
-};
 const BLOCK_STOP: ModelStreamEvent = { type: 'content_block_stop', index: 0 };
-const MESSAGE_STOP: ModelStreamEvent = { type: 'message_stop' };
-const stopWith = (reason: 'tool_use' | 'end_turn'): ModelStreamEvent => ({
-  type: 'message_delta',
-  delta: { stop_reason: reason, stop_sequence: null, stop_details: null, container: null },
-  usage: { ...USAGE, output_tokens_details: null, server_tool_use: null },
-});
 const TOOL_USE_TAIL: ModelStreamEvent[] = [
   { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: TOOL_INPUT } },
   BLOCK_STOP,
   stopWith('tool_use'),
   MESSAGE_STOP,
 ];
-const END_TURN_EVENTS: ModelStreamEvent[] = [
-  MESSAGE_START,
-  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } },
-  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'done' } },
-  BLOCK_STOP,
-  stopWith('end_turn'),
-  MESSAGE_STOP,
-];
+const END_TURN_EVENTS = endTurn('done');
 
 /**
  * Zero-latency model for the benchmark. Shared by every session of a server; a session's first user

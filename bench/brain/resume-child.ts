@@ -11,10 +11,11 @@
  * `Brain.wake(sessionId)`. Its model records when it is first called and answers `end_turn` text at
  * once, so the session goes idle again. It prints one JSON line of timings (ms) and exits.
  *
- * Only `node:` modules are imported statically: oma's own modules are imported dynamically, so their
+ * Only `node:` modules (and the bench's prebuilt stream events) are imported statically: oma's own modules are imported dynamically, so their
  * loading (and tsx compiling them) is timed.
  */
 import { performance } from 'node:perf_hooks';
+import { endTurn } from '../lib/stream-events.ts';
 import type { Model, ModelStreamEvent } from '../../src/model/interface.ts';
 
 /** What bench/brain/resume.ts passes (argv[2], JSON). */
@@ -68,32 +69,7 @@ class EndTurnModel implements Model {
 }
 
 async function* answer(): AsyncGenerator<ModelStreamEvent> {
-  const usage = { input_tokens: 100, output_tokens: 5, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-  yield {
-    type: 'message_start',
-    message: {
-      id: 'msg_bench_resume',
-      type: 'message',
-      role: 'assistant',
-      model: 'bench',
-      content: [],
-      container: null,
-      diagnostics: null,
-      stop_reason: null,
-      stop_sequence: null,
-      stop_details: null,
-      usage: { ...usage, cache_creation: null, output_tokens_details: null, server_tool_use: null, service_tier: 'standard', inference_geo: null, speed: null },
-    },
-  } as ModelStreamEvent;
-  yield { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } };
-  yield { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'resumed' } };
-  yield { type: 'content_block_stop', index: 0 };
-  yield {
-    type: 'message_delta',
-    delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
-    usage: { ...usage, output_tokens_details: null, server_tool_use: null },
-  } as ModelStreamEvent;
-  yield { type: 'message_stop' };
+  yield* endTurn('resumed');
 }
 
 const opening = performance.now();

@@ -10,45 +10,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Model, ModelRequest, ModelStreamEvent } from '../../src/model/interface.ts';
+import { endTurn, MESSAGE_START, MESSAGE_STOP, stopWith, textBlock } from '../lib/stream-events.ts';
 
-const USAGE = { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-
-const MESSAGE_START: ModelStreamEvent = {
-  type: 'message_start',
-  message: {
-    id: 'msg_bench',
-    type: 'message',
-    role: 'assistant',
-    model: 'bench',
-    content: [],
-    container: null,
-    diagnostics: null,
-    stop_reason: null,
-    stop_sequence: null,
-    stop_details: null,
-    usage: {
-      ...USAGE,
-      output_tokens: 1,
-      cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
-      output_tokens_details: null,
-      server_tool_use: null,
-      service_tier: 'standard',
-      inference_geo: null,
-      speed: null,
-    },
-  },
-};
-const stopWith = (reason: 'tool_use' | 'end_turn'): ModelStreamEvent => ({
-  type: 'message_delta',
-  delta: { stop_reason: reason, stop_sequence: null, stop_details: null, container: null },
-  usage: { ...USAGE, output_tokens_details: null, server_tool_use: null },
-});
-const textBlock = (text: string): ModelStreamEvent[] => [
-  { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '', citations: null } },
-  { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } },
-  { type: 'content_block_stop', index: 0 },
-];
-const END_TURN: ModelStreamEvent[] = [MESSAGE_START, ...textBlock('done'), stopWith('end_turn'), { type: 'message_stop' }];
+const END_TURN = endTurn('done');
 
 export interface HandsModelOptions {
   /** Awaited before a session's first call is answered (not part of the model's own time: it has none). */
@@ -81,7 +45,7 @@ export class HandsModel implements Model {
       { type: 'content_block_delta', index: 1, delta: { type: 'input_json_delta', partial_json: JSON.stringify({ command: 'true' }) } },
       { type: 'content_block_stop', index: 1 },
       stopWith('tool_use'),
-      { type: 'message_stop' },
+      MESSAGE_STOP,
     ];
     return respond(events, pending);
   }
