@@ -47,6 +47,14 @@ export function describeSandboxConformance(options: { name: string; create: () =
       assert.equal(await box.execute('bash', { command: 'cat' }), '', 'stdin is /dev/null');
     });
 
+    it('bash: huge output (50 MB) keeps its end, after a marker', async () => {
+      const box = await sandbox();
+      const output = await box.execute('bash', { command: 'yes 0123456789 | head -c 50000000; echo; echo THE-END' });
+      assert.ok(Buffer.byteLength(output) <= 100 * 1024 + 64, `${Buffer.byteLength(output)} bytes`);
+      assert.ok(output.startsWith('[output truncated]\n'));
+      assert.ok(output.endsWith('THE-END'));
+    });
+
     it('bash: a command past its timeout is killed, the shell is discarded, and the sandbox reports itself gone', async () => {
       const box = await sandbox();
       const started = Date.now();

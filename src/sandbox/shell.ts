@@ -30,6 +30,10 @@ __oma() {
 }
 `;
 
+/** Output kept per call while it runs; more keeps its last half, after `TRUNCATED`. */
+const MAX_BUFFER_BYTES = 4 * 1024 * 1024;
+export const TRUNCATED = '[earlier output dropped]\n';
+
 export interface ShellResult {
   output: string;
   status: number;
@@ -94,6 +98,11 @@ export class Shell {
 
   private onData(chunk: Buffer) {
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+    // A command may print gigabytes: only the end is ever shown, so only the end is kept (the sentinel
+    // is at the very end, so it is never cut).
+    if (this.buffer.length > MAX_BUFFER_BYTES) {
+      this.buffer = Buffer.concat([Buffer.from(TRUNCATED), this.buffer.subarray(this.buffer.length - MAX_BUFFER_BYTES / 2)]);
+    }
     const waiting = this.waiting;
     if (!waiting) return;
     const marker = Buffer.from(`\n\x1eOMA ${waiting.token} `);
