@@ -10,7 +10,7 @@ import { DEFAULT_BRAIN_OPTIONS } from '../../src/brain/options.ts';
 import { ToolRouter } from '../../src/brain/tools.ts';
 import { SandboxPool } from '../../src/sandbox/pool.ts';
 import { ms } from '../lib/stats.ts';
-import { coresSince, cpuSnapshot, type CoresUsed } from './cpu.ts';
+import { coresSince, cpuSnapshot, type CoresUsed } from '../lib/cpu.ts';
 import { BareShell, freshRecipe, openProvider, type ProviderName } from './sandboxes.ts';
 import { summarise, Table, type Summary } from './table.ts';
 

@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { describeUrl } from '../../src/db/postgres.ts';
 import { environmentLine, loadAverage } from '../lib/stats.ts';
-import { CORES_LEGEND, coresSince, coresText, cpuSnapshot, othersText, type CoresUsed } from './cpu.ts';
+import { CORES_LEGEND, coresSince, coresText, cpuSnapshot, othersText, type CoresUsed } from '../lib/cpu.ts';
 import { executeTable, measureExecute, recordExecute } from './execute.ts';
 import { bubblewrapMode, bubblewrapUnavailable, PROVIDERS, workspaceRoot, type ProviderName } from './sandboxes.ts';
 import { measureStartup, recordStartup, startupTable } from './startup.ts';
@@ -54,7 +54,7 @@ export async function main(): Promise<void> {
     const startup = startupTable();
     const started = await measureStartup(providers, workspaces.root);
     for (const [name, result] of started.results) recordStartup(startup, name, result);
-    notes.push(`Provision → first command, over ${started.cores.seconds.toFixed(0)} s: ${cores(started.cores)} (sandboxes killed within the window count partly as other, see cpu.ts)`);
+    notes.push(`Provision → first command, over ${started.cores.seconds.toFixed(0)} s: ${cores(started.cores)} (sandboxes killed within the window count partly as other, see bench/lib/cpu.ts)`);
 
     // 2. Per-call overhead of execute
     process.stderr.write('execute overhead…\n');

@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { Cgroup } from '../../src/sandbox/cgroups.ts';
 import type { SandboxProvider } from '../../src/sandbox/interface.ts';
 import { ms } from '../lib/stats.ts';
-import { coresSince, cpuSnapshot, type CoresUsed } from './cpu.ts';
+import { coresSince, cpuSnapshot, type CoresUsed } from '../lib/cpu.ts';
 import { BareShell, freshRecipe, openProvider, StallMonitor, type ProviderName } from './sandboxes.ts';
 import { summarise, Table, TARGETS, type Summary } from './table.ts';
 

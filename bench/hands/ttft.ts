@@ -37,7 +37,7 @@ import { SandboxPool } from '../../src/sandbox/pool.ts';
 import { startOma } from '../../src/server.ts';
 import { freshPgliteDir, freshPostgres } from '../../src/testing/databases.ts';
 import { integer, ms } from '../lib/stats.ts';
-import { CORES_LEGEND, coresSince, coresText, cpuSnapshot, type CoresUsed } from './cpu.ts';
+import { CORES_LEGEND, coresSince, coresText, cpuSnapshot, type CoresUsed } from '../lib/cpu.ts';
 import { handsPrompt, HandsModel } from './model.ts';
 import { openProvider, SetupStepProvider, StallMonitor, type ProviderName } from './sandboxes.ts';
 import { change, percent, summarise, Table, TARGETS, type Summary } from './table.ts';

@@ -1,5 +1,5 @@
 /**
- * CPU use over a window, from /proc (Linux), in cores: this process; its sandboxes; the PostgreSQL
+ * CPU use over a window, from /proc (Linux), in cores: this process; its descendants (sandboxes, spawned helpers); the PostgreSQL
  * server; every other process (a large value means a disturbed run).
  *
  * "Sandboxes" are this process's descendants (bwrap and everything in it, or the process
