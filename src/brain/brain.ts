@@ -3,7 +3,7 @@ import type { Db } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import type { Model } from '../model/interface.ts';
 import type { SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
-import { openFileContent } from '../files/store.ts';
+import { readFileContent } from '../files/store.ts';
 import type { SessionLog } from '../session/interface.ts';
 import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
 import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
@@ -132,10 +132,7 @@ async function sessionFiles(db: Db, session: SessionFacts, logger?: Logger): Pro
     mountPath: body.mount_path,
     async content() {
       try {
-        const { chunks } = await openFileContent(db, session.workspaceId, body.file_id);
-        const parts: Uint8Array[] = [];
-        for await (const chunk of chunks) parts.push(chunk);
-        return Buffer.concat(parts);
+        return (await readFileContent(db, session.workspaceId, body.file_id)).bytes;
       } catch (error) {
         // Deleted or expired since it was attached: the sandbox starts without it, the log says why.
         logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');

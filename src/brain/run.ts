@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
-import { openFileContent } from '../files/store.ts';
+import { readFileContent } from '../files/store.ts';
 import { newId } from '../ids.ts';
 import { accumulate, type ModelUsage, type ResponseBlock, type ResponseSummary } from '../model/accumulate.ts';
 import { isModelError, type ModelError } from '../model/errors.ts';
@@ -377,10 +377,8 @@ export class SessionRun {
     for (const id of ids) {
       if (files.has(id)) continue;
       try {
-        const { file, chunks } = await openFileContent(this.deps.db, this.session.workspaceId, id);
-        const parts: Uint8Array[] = [];
-        for await (const chunk of chunks) parts.push(chunk);
-        files.set(id, { mediaType: file.mime_type, data: Buffer.concat(parts).toString('base64') });
+        const { file, bytes } = await readFileContent(this.deps.db, this.session.workspaceId, id);
+        files.set(id, { mediaType: file.mime_type, data: bytes.toString('base64') });
       } catch (error) {
         this.deps.logger?.warn({ sessionId: this.session.id, fileId: id, err: error }, 'a file named in the conversation could not be read');
       }

@@ -117,6 +117,14 @@ export async function openFileContent(db: Queryable, workspaceId: string, id: st
   return { file: renderFile(row), chunks: readFileChunks(db, row) };
 }
 
+/** A file's metadata and all its bytes in memory (for files the brain inlines or places: small by nature). */
+export async function readFileContent(db: Queryable, workspaceId: string, id: string): Promise<{ file: FileMetadata; bytes: Buffer }> {
+  const { file, chunks } = await openFileContent(db, workspaceId, id);
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return { file, bytes: Buffer.concat(parts) };
+}
+
 /**
  * A file's bytes, one stored chunk at a time, in order: a large file is never held in memory whole.
  * Each chunk is its own query, so no connection or transaction is held between chunks; if the file
