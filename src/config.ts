@@ -17,7 +17,7 @@ export interface Config {
   apiKey: string | undefined;
   sandbox: 'bubblewrap' | 'process';
   /** Sandboxes: where workspaces live, per-sandbox limits, idle time before one is reaped. */
-  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number; fileBytes: number; tmpBytes: number }; idleMs: number };
+  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number; fileBytes: number; tmpBytes: number; diskBytes: number }; idleMs: number };
   /** Largest accepted request body. */
   maxBodyBytes: number;
   /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
@@ -58,6 +58,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         cpus: integer('OMA_SANDBOX_CPUS', env.OMA_SANDBOX_CPUS, 1, 1, 1024),
         fileBytes: integer('OMA_SANDBOX_MAX_FILE_MB', env.OMA_SANDBOX_MAX_FILE_MB, 1024, 1, 1024 * 1024) * 1024 * 1024,
         tmpBytes: integer('OMA_SANDBOX_TMP_MB', env.OMA_SANDBOX_TMP_MB, 256, 1, 1024 * 1024) * 1024 * 1024,
+        diskBytes: integer('OMA_SANDBOX_DISK_MB', env.OMA_SANDBOX_DISK_MB, 4096, 0, 1024 * 1024 * 1024) * 1024 * 1024,
       },
       idleMs: integer('OMA_SANDBOX_IDLE_MS', env.OMA_SANDBOX_IDLE_MS, 10 * 60_000, 1_000, 7 * 86_400_000),
     },
@@ -80,6 +81,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     ...overrides,
   };
+  const diskMb = config.sandboxes.limits.diskBytes / 1024 / 1024;
+  if (diskMb > 0 && diskMb < 16) throw new OmaError('invalid_request', `OMA_SANDBOX_DISK_MB must be 0 (no workspace quota) or at least 16, not ${diskMb}`);
   if (!config.sandboxes.root) config.sandboxes = { ...config.sandboxes, root: resolve(env.OMA_WORKSPACES_DIR || join(config.dataDir, 'workspaces')) };
   return config;
 }

@@ -1,6 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import type { Command } from 'commander';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sandboxDemo } from '../../examples/sandbox-demo.ts';
 import { loadConfig } from '../config.ts';
@@ -41,7 +43,7 @@ export function registerDemoCommand(program: Command) {
         const { session } = await sandboxDemo(new Anthropic({ baseURL: oma.url, apiKey }), (line) => console.log(line));
         console.log(`
 Where to look next:
-  the workspace:      ${config.sandboxes.root}/${session.id}
+  the workspace:      ${workspaceHint(config.sandboxes.root, session.id)}
   the session's log:  curl -s ${oma.url}/v1/sessions/${session.id}/events -H "x-api-key: ${apiKey}" -H "anthropic-beta: managed-agents-2026-04-01"
   again, as a client:  OMA_URL=${oma.url} OMA_API_KEY=${apiKey} npx tsx examples/sandbox-demo.ts`);
       } catch (error) {
@@ -51,4 +53,9 @@ Where to look next:
       if (options.exit) await stop();
       else console.log('\noma keeps running (Ctrl-C stops it).');
     });
+}
+
+function workspaceHint(root: string, sessionId: string): string {
+  const image = `${join(root, sessionId)}.ext4`;
+  return existsSync(image) ? `${image} (an ext4 image, mounted only inside the sandbox; mount -o loop ${image} /mnt to look)` : join(root, sessionId);
 }

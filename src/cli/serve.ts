@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type Config } from '../config.ts';
 import { createLogger } from '../logger.ts';
-import { cgroupSupport } from '../sandbox/index.ts';
+import { cgroupSupport, diskQuotaSupport } from '../sandbox/index.ts';
 import { startOma, type RunningOma } from '../server.ts';
 
 export function registerServeCommand(program: Command) {
@@ -54,6 +54,7 @@ function banner(config: Config, oma: RunningOma): string[] {
       cgroups.version === 0
         ? `sandbox limits: per-call wall clock only — no cgroups (${cgroups.reason}); memory, process and CPU limits are NOT in force`
         : `sandbox limits: cgroup v${cgroups.version} ${cgroups.controllers.join(', ')}: memory ${Math.round(memoryBytes / 1024 / 1024)} MiB, ${pids} processes, ${cpus} CPU; per-call wall clock`,
+      workspaceLimit(config.sandboxes.limits.diskBytes),
     );
   }
   const modelAt = process.env.ANTHROPIC_BASE_URL || 'https://api.anthropic.com';
@@ -61,4 +62,12 @@ function banner(config: Config, oma: RunningOma): string[] {
   lines.push(config.brains > 0 ? `brains: ${config.brains} at once; model at ${modelAt}${keyMissing}` : 'brains: none (OMA_BRAINS=0): this process serves the API only');
   lines.push(config.apiKey ? 'API key: OMA_API_KEY (workspace default, admin)' : 'API key: none seeded (set OMA_API_KEY, or run `oma keys create`)');
   return lines;
+}
+
+function workspaceLimit(diskBytes: number): string {
+  if (diskBytes === 0) return 'workspace size: not limited (OMA_SANDBOX_DISK_MB=0): a sandbox can fill the disk its workspace is on';
+  const quota = diskQuotaSupport();
+  return quota.supported
+    ? `workspace size: ${Math.round(diskBytes / 1024 / 1024)} MiB each (an ext4 image per session, sparse)`
+    : `workspace size: NOT limited (${quota.reason}): a sandbox can fill the disk its workspace is on`;
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
 import { Cgroup, sweepCgroups, type Limits } from './cgroups.ts';
+import { diskQuotaSupport, MOUNT_SCRIPT, workspaceImage } from './disk.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 import { quote, Shell } from './shell.ts';
 import { runToolsetTool } from './toolset.ts';
@@ -113,13 +114,18 @@ export class BubblewrapProvider implements SandboxProvider {
     let child: ChildProcessWithoutNullStreams;
     let cgroup: Cgroup | undefined;
     if (uid !== undefined) {
-      if (statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
+      const { diskBytes, fileBytes } = this.options.limits;
+      const image = diskBytes && diskQuotaSupport().supported ? await workspaceImage(workspace, diskBytes, uid) : undefined;
+      if (!image && statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
       // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
-      // then it drops to the sandbox's uid and becomes bwrap.
+      // then (in its own mount namespace, with the workspace image mounted) it drops to the sandbox's
+      // uid and becomes bwrap.
       // dash's ulimit -f counts 512-byte blocks; set by root, it is a hard limit the sandbox cannot raise.
-      const fileLimit = this.options.limits.fileBytes ? `ulimit -f ${Math.ceil(this.options.limits.fileBytes / 512)} && ` : '';
-      child = spawn('/bin/sh', ['-c', `read _ && ${fileLimit}exec "$@"`, 'sh', 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits)], {
-        env: {},
+      const script = `read _ || exit 1\n${image ? MOUNT_SCRIPT : ''}\nshift 2\n${fileBytes ? `ulimit -f ${Math.ceil(fileBytes / 512)} || exit 1\n` : ''}exec "$@"`;
+      const command = [...(image ? ['unshare', '--mount', '--propagation', 'private'] : []), '/bin/sh', '-c', script, 'sh', image ?? '-', workspace];
+      const [program, ...args] = command as [string, ...string[]];
+      child = spawn(program, [...args, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits)], {
+        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, // the launcher's own (bwrap clears it for the sandbox)
         cwd: '/', // nothing of the host's working directory in the sandbox's view (bwrap's own PWD)
         detached: true,
         stdio: 'pipe',

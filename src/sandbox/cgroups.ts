@@ -21,6 +21,8 @@ export interface Limits {
   fileBytes?: number;
   /** Size of the sandbox's private /tmp (a tmpfs, charged to its memory too); optional. */
   tmpBytes?: number;
+  /** Size of the session's workspace (an ext4 image, see disk.ts); optional, 0 or unset = a plain directory. */
+  diskBytes?: number;
 }
 
 const ROOT = '/sys/fs/cgroup';

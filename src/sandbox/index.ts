@@ -8,6 +8,7 @@ export type * from './interface.ts';
 export { ToolError } from './interface.ts';
 export { cgroupSupport, type Limits } from './cgroups.ts';
 export { SandboxPool } from './pool.ts';
+export { diskQuotaSupport, readWorkspaceFile } from './disk.ts';
 
 export interface SandboxSettings {
   /** Host directory of the workspaces, one per session. */

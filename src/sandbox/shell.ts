@@ -58,8 +58,13 @@ export class Shell {
 
   constructor(private readonly child: ChildProcessWithoutNullStreams) {
     child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.stderr.on('data', () => {}); // bwrap's own complaints; the shell's stderr goes to stdout
-    child.on('exit', (code, signal) => this.fail(new ShellGone(signal ? `the sandbox was killed (${signal})` : `the sandbox's shell exited (${code})`)));
+    // The launcher's and bwrap's own complaints (the shell's stderr goes to stdout): the end is kept to say why a sandbox ended.
+    let complaints = '';
+    child.stderr.on('data', (chunk: Buffer) => (complaints = (complaints + chunk.toString('utf8')).slice(-1000)));
+    child.on('exit', (code, signal) => {
+      const why = complaints.trim() ? `: ${complaints.trim()}` : '';
+      this.fail(new ShellGone(signal ? `the sandbox was killed (${signal})${why}` : `the sandbox's shell exited (${code})${why}`));
+    });
     child.on('error', (error: NodeJS.ErrnoException) =>
       this.fail(
         new ShellGone(error.code === 'ENOENT' ? `${error.path ?? 'the sandbox program'} is not installed (scripts/install.sh installs bubblewrap)` : `the sandbox could not start: ${error.message}`, {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sandboxUid } from '../../src/sandbox/bubblewrap.ts';
-import { openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
+import { openSandboxProvider, readWorkspaceFile, type SandboxPool } from '../../src/sandbox/index.ts';
 import { startTestOma, type TestOma } from '../../src/testing/server.ts';
 import { CaseScripts, lastIdle, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
 
@@ -19,7 +19,7 @@ describe('sessions with bubblewrap sandboxes', { skip }, () => {
   let pool: SandboxPool;
   const scripts = new CaseScripts();
   before(async () => {
-    pool = openSandboxProvider('bubblewrap', { root, limits: { memoryBytes: 256 * 1024 * 1024, pids: 128, cpus: 1 }, idleMs: 60_000 });
+    pool = openSandboxProvider('bubblewrap', { root, limits: { memoryBytes: 256 * 1024 * 1024, pids: 128, cpus: 1, diskBytes: 64 * 1024 * 1024 }, idleMs: 60_000 });
     oma = await startTestOma({ model: scripts.model, sandboxes: pool });
   });
   after(async () => {
@@ -45,7 +45,7 @@ describe('sessions with bubblewrap sandboxes', { skip }, () => {
     assert.equal(isError, false);
     assert.deepEqual(output.split('\n').slice(0, 2), ['42', String(sandboxUid(session.id))]);
     assert.match(output.split('\n')[2]!, /No such file|Permission denied/);
-    assert.equal(readFileSync(join(root, session.id, 'six.py'), 'utf8'), 'print(6*7)\n', 'the workspace is on the host');
+    assert.equal((await readWorkspaceFile(join(root, session.id), 'six.py')).toString(), 'print(6*7)\n', 'the workspace is on the host');
   });
 
   it('[HANDS-2] killing the sandbox mid-call is a tool error; the next call gets a fresh sandbox with the same files', async () => {
@@ -95,7 +95,7 @@ describe('sessions with bubblewrap sandboxes', { skip }, () => {
     await oma.client.beta.sessions.events.send(session.id, { events: [userText('[files] read')] });
     const events = await waitForIdle(oma.client, session.id);
     assert.deepEqual(results(events), [[false, 'quarterly report\na,b\n1,2\nappended\nread-only']]);
-    assert.equal(readFileSync(join(root, session.id, 'data/in.csv'), 'utf8'), 'a,b\n1,2\nmore\n');
+    assert.equal((await readWorkspaceFile(join(root, session.id), 'data/in.csv')).toString(), 'a,b\n1,2\nmore\n');
   });
 
   it('[HANDS-5] each tool result keeps, privately in the log, which sandbox ran it and how long provisioning and the call took', async () => {

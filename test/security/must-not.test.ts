@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cgroupSupport } from '../../src/sandbox/cgroups.ts';
 import { sandboxUid } from '../../src/sandbox/bubblewrap.ts';
-import { openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
+import { diskQuotaSupport, openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
 import { freshPgliteDir } from '../../src/testing/databases.ts';
 import { startTestOma, TEST_API_KEY, type TestOma } from '../../src/testing/server.ts';
 import { CaseScripts, lastIdle, listAll, TOOLSET, userText, waitForIdle } from '../brain/support.ts';
@@ -32,7 +32,7 @@ const skip = (() => {
 })();
 
 const MiB = 1024 * 1024;
-const limits = { memoryBytes: 128 * MiB, pids: 64, cpus: 1, fileBytes: 64 * MiB, tmpBytes: 32 * MiB };
+const limits = { memoryBytes: 128 * MiB, pids: 64, cpus: 1, fileBytes: 64 * MiB, tmpBytes: 32 * MiB, diskBytes: 128 * MiB };
 const cgroups = cgroupSupport();
 const skipExhaustion =
   cgroups.version === 0 ? `no cgroup limits here (${cgroups.reason})` : ['memory', 'pids'].every((name) => cgroups.controllers.includes(name)) ? false : 'the cgroup memory and pids controllers are missing';
@@ -590,21 +590,22 @@ attempt("sethostname", sethostname)
     assert.match(result.output, new RegExp(`^big: ${limits.fileBytes}$`, 'm'));
   });
 
-  it('[SEC-6] disk: 200 MB in many files in /workspace — KNOWN GAP, no workspace quota stops it yet; the server stays healthy', { skip: skipExhaustion }, async (t) => {
-    // KNOWN GAP (reported, not a CI failure): oma limits each file (RLIMIT_FSIZE) and /tmp (tmpfs
-    // size), but has no quota for a workspace as a whole: many files under the per-file limit fill
-    // the host file system that holds the data dir (here 4 × 50 MB succeed). When a workspace
-    // quota lands, assert that this write fails instead.
+  it('[SEC-6] disk: 200 MB in many files under the per-file limit fill the workspace quota, not the host; the server stays healthy', { skip: skipExhaustion || (diskQuotaSupport().supported ? false : `no workspace quota here: ${(diskQuotaSupport() as { reason: string }).reason}`) }, async () => {
     const started = await startProbe([
-      'for i in 1 2 3 4; do head -c 50M /dev/zero > /workspace/fill$i; done; echo "workspace fill: $(cat /workspace/fill* | wc -c)"; echo END',
-      'rm -f /workspace/fill*; echo END',
+      'for i in 1 2 3 4; do head -c 50M /dev/zero > /workspace/fill$i; done; echo "workspace fill: $(cat /workspace/fill* | wc -c)"; df -B1 --output=size /workspace | tail -1; echo END',
+      'rm -f /workspace/fill*; echo "left: $(ls -A /workspace | wc -l)"; echo END',
     ]);
     const [fill, cleaned] = await started.results();
     completed(fill!);
-    const filled = /workspace fill: 209715200/.test(fill!.output);
-    t.diagnostic(filled ? 'KNOWN GAP: 200 MB written to /workspace (4 files of 50 MB), no quota stopped it' : `the write was stopped: ${fill!.output}`);
+    assert.match(fill!.output, /No space left on device/);
+    const written = Number(/workspace fill: (\d+)/.exec(fill!.output)?.[1]);
+    assert.ok(written < limits.diskBytes, `at most the quota was written (${written} bytes)`);
+    // The host holds an image of at most the quota, taking only what is in use (sparse).
+    const image = `${join(workspaces, started.sessionId)}.ext4`;
+    assert.equal(statSync(image).size, limits.diskBytes);
+    assert.ok(statSync(image).blocks * 512 <= limits.diskBytes, 'the image takes no more than its size');
     completed(cleaned!);
-    assert.ok(!existsSync(join(workspaces, started.sessionId, 'fill1')));
+    assert.match(cleaned!.output, /left: 0/);
     assert.equal(await healthy(), 200);
   });
 
