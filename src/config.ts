@@ -28,6 +28,9 @@ export interface Config {
   brain: BrainOptions;
 }
 
+/** Settings that turn on credential features (vaults, git and MCP credentials), which the process provider refuses. */
+const CREDENTIAL_SETTINGS = ['OMA_MASTER_KEY'];
+
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined || value === '') return fallback;
   const parsed = Number(value);
@@ -41,6 +44,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const sandbox = env.OMA_SANDBOX || 'bubblewrap';
   if (sandbox !== 'bubblewrap' && sandbox !== 'process') {
     throw new OmaError('invalid_request', `OMA_SANDBOX must be bubblewrap or process, not ${JSON.stringify(sandbox)}`);
+  }
+  // The process provider gives the agent's commands oma's own view of the machine: never where oma holds credentials for others.
+  const credentials = CREDENTIAL_SETTINGS.filter((name) => env[name]);
+  if (sandbox === 'process' && credentials.length > 0) {
+    throw new OmaError('invalid_request', `OMA_SANDBOX=process cannot be used with credential features configured (${credentials.join(', ')}): its commands could read them. Use bubblewrap.`);
   }
   const config: Config = {
     port: integer('PORT', env.PORT, 8080, 0, 65535),

@@ -9,6 +9,7 @@ import { createApp } from './api/app.ts';
 import { Brain } from './brain/brain.ts';
 import { Previews } from './brain/previews.ts';
 import { Scheduler } from './brain/scheduler.ts';
+import { recordDispose } from './brain/tools.ts';
 import { AnthropicModel } from './model/anthropic.ts';
 import type { Model } from './model/interface.ts';
 import { openSandboxProvider, SandboxPool, type SandboxProvider } from './sandbox/index.ts';
@@ -63,6 +64,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
         previews,
         logger,
       });
+      if (sandboxes instanceof SandboxPool) sandboxes.onDispose = (record) => recordDispose(sessionLog!, record);
       scheduler = new Scheduler(brain, { concurrency: config.brains, pollMs: db.kind === 'pglite' ? 200 : 500 }, logger);
     }
     const app = createApp({

@@ -10,6 +10,9 @@ import type { StoredEvent } from '../session/interface.ts';
 /** Internal: "the brain took client event `event_id` at `processed_at`". Never shown to clients. */
 export const PROCESSED = 'oma.processed';
 
+/** Internal: a span of work outside a model request or a tool call (e.g. a sandbox disposed). Never shown to clients. */
+export const SPAN = 'oma.span';
+
 /** Client events that wait, unprocessed, until a brain takes them (decision 0006). */
 export const QUEUED_TYPES = new Set(['user.message', 'user.interrupt', 'user.tool_confirmation', 'system.message']);
 

@@ -1,4 +1,7 @@
+import type { DisposeRecord } from '../sandbox/index.ts';
 import { ToolError, type Sandbox, type SandboxProvider, type SandboxRecipe } from '../sandbox/interface.ts';
+import type { SessionLog } from '../session/interface.ts';
+import { SPAN } from './history.ts';
 
 /**
  * Routes the agent toolset's calls to the session's sandbox, adding once for every provider: lazy
@@ -74,6 +77,16 @@ export class ToolRouter {
     this.sandbox = undefined;
     await sandbox?.then((opened) => opened.dispose()).catch(() => {});
   }
+}
+
+/**
+ * A sandbox's end, kept in its session's log as an internal span (never shown to clients), next to
+ * the provision and execute timings each tool result keeps: why it went, how long it lived, how long
+ * disposing took. Appended outside any run (a reaped sandbox has no brain), so without a fence.
+ */
+export async function recordDispose(log: SessionLog, record: DisposeRecord) {
+  const payload = { name: 'sandbox.dispose', sandbox: record.sandbox, reason: record.reason, lived_ms: record.livedMs, duration_ms: record.disposeMs };
+  await log.append(record.sessionId, [{ type: SPAN, payload }]);
 }
 
 /** Settle as soon as `signal` aborts, even if the provider is slow to notice. */

@@ -34,16 +34,24 @@ export function registerServeCommand(program: Command) {
       process.on('SIGTERM', () => onSignal('SIGTERM'));
       process.on('SIGINT', () => onSignal('SIGINT'));
 
+      if (config.sandbox === 'process') console.error(PROCESS_WARNING);
       if (!config.databaseUrl) console.error(`oma: opening embedded PGlite in ${config.dataDir} (a first start takes a few seconds)`);
       oma = await startOma(config, logger);
-      if (config.sandbox === 'process') {
-        console.error("oma: WARNING: OMA_SANDBOX=process runs the agent's commands as this user, unsandboxed: they can read everything oma can, its secrets included. Development only.");
-      }
       // One write: whoever reads the banner (a person, a script, a test) gets all of it at once.
       console.log(banner(config, oma).join('\n'));
       if (stopRequested) await stop(stopRequested);
     });
 }
+
+const PROCESS_WARNING = [
+  '',
+  "oma: WARNING ************************************************************************",
+  "oma: WARNING OMA_SANDBOX=process runs the agent's commands as this user, UNSANDBOXED: they can",
+  'oma: WARNING read and change everything oma can, its environment and model key included.',
+  'oma: WARNING Development only. Use the default, OMA_SANDBOX=bubblewrap, for anything else.',
+  "oma: WARNING ************************************************************************",
+  '',
+].join('\n');
 
 function banner(config: Config, oma: RunningOma): string[] {
   const lines = [`oma listening on ${oma.url}`, `database: ${oma.db.description}`, `sandbox provider: ${config.sandbox}; workspaces in ${config.sandboxes.root}`];

@@ -7,7 +7,7 @@ import { ProcessProvider } from './process.ts';
 export type * from './interface.ts';
 export { ToolError } from './interface.ts';
 export { cgroupSupport, type Limits } from './cgroups.ts';
-export { SandboxPool } from './pool.ts';
+export { SandboxPool, type DisposeRecord, type DisposeReason } from './pool.ts';
 export { diskQuotaSupport, readWorkspaceFile } from './disk.ts';
 
 export interface SandboxSettings {

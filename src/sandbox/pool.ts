@@ -1,5 +1,17 @@
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 
+/** Why a sandbox went: reaped after `idleMs`, found dead (killed, timed out, failed), or oma stopping. */
+export type DisposeReason = 'idle' | 'dead' | 'shutdown';
+
+/** A sandbox's end, for the session's log: how long it lived and how long disposing it took. */
+export interface DisposeRecord {
+  sessionId: string;
+  sandbox: string;
+  reason: DisposeReason;
+  livedMs: number;
+  disposeMs: number;
+}
+
 /**
  * Keeps each session's sandbox between wakes, so the shell's state (cwd, variables, background
  * jobs) carries over from turn to turn, and reaps sandboxes idle for `idleMs`. The workspace
@@ -8,8 +20,10 @@ import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
  * replaced on the next provision.
  */
 export class SandboxPool implements SandboxProvider {
-  private readonly sandboxes = new Map<string, { sandbox: Promise<Sandbox>; users: number; idleSince: number }>();
+  private readonly sandboxes = new Map<string, Entry>();
   private readonly reaper: NodeJS.Timeout;
+  /** Told of every sandbox disposed (the server records it in the session's log); awaited, its failures ignored. */
+  onDispose: ((record: DisposeRecord) => Promise<unknown> | void) | undefined;
 
   constructor(
     private readonly provider: SandboxProvider,
@@ -27,11 +41,11 @@ export class SandboxPool implements SandboxProvider {
     let entry = this.sandboxes.get(recipe.sessionId);
     if (entry && (await entry.sandbox.then((sandbox) => sandbox.alive === false, () => true))) {
       this.sandboxes.delete(recipe.sessionId);
-      void entry.sandbox.then((sandbox) => sandbox.dispose(), () => {});
+      void this.dispose(recipe.sessionId, entry, 'dead');
       entry = undefined;
     }
     if (!entry) {
-      entry = { sandbox: this.provider.provision(recipe), users: 0, idleSince: Date.now() };
+      entry = { sandbox: this.provider.provision(recipe), users: 0, idleSince: Date.now(), createdAt: Date.now() };
       this.sandboxes.set(recipe.sessionId, entry);
       entry.sandbox.catch(() => this.sandboxes.get(recipe.sessionId) === entry && this.sandboxes.delete(recipe.sessionId));
     }
@@ -52,7 +66,7 @@ export class SandboxPool implements SandboxProvider {
         // A sandbox that died is not kept.
         if (sandbox.alive === false && this.sandboxes.get(recipe.sessionId) === held) {
           this.sandboxes.delete(recipe.sessionId);
-          await sandbox.dispose();
+          await this.dispose(recipe.sessionId, held, 'dead');
         }
       },
     };
@@ -63,7 +77,7 @@ export class SandboxPool implements SandboxProvider {
     for (const [sessionId, entry] of this.sandboxes) {
       if (entry.users === 0 && now - entry.idleSince >= this.options.idleMs) {
         this.sandboxes.delete(sessionId);
-        await entry.sandbox.then((sandbox) => sandbox.dispose(), () => {});
+        await this.dispose(sessionId, entry, 'idle');
       }
     }
   }
@@ -71,13 +85,29 @@ export class SandboxPool implements SandboxProvider {
   /** Dispose every sandbox (shutdown). */
   async close() {
     clearInterval(this.reaper);
-    const entries = [...this.sandboxes.values()];
+    const entries = [...this.sandboxes];
     this.sandboxes.clear();
-    await Promise.all(entries.map((entry) => entry.sandbox.then((sandbox) => sandbox.dispose(), () => {})));
+    await Promise.all(entries.map(([sessionId, entry]) => this.dispose(sessionId, entry, 'shutdown')));
+  }
+
+  private async dispose(sessionId: string, entry: Entry, reason: DisposeReason) {
+    const sandbox = await entry.sandbox.catch(() => undefined);
+    if (!sandbox) return; // never provisioned: nothing to dispose or record
+    const started = performance.now();
+    await sandbox.dispose().catch(() => {});
+    const record = { sessionId, sandbox: this.provider.name, reason, livedMs: Date.now() - entry.createdAt, disposeMs: Math.round((performance.now() - started) * 100) / 100 };
+    await Promise.resolve(this.onDispose?.(record)).catch(() => {});
   }
 
   /** Sessions with a live sandbox (for tests and status). */
   sessions(): string[] {
     return [...this.sandboxes.keys()];
   }
+}
+
+interface Entry {
+  sandbox: Promise<Sandbox>;
+  users: number;
+  idleSince: number;
+  createdAt: number;
 }

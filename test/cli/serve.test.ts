@@ -97,6 +97,17 @@ describe('oma serve', () => {
     assert.match(result.stderr, /DATABASE_URL \(127\.0\.0\.1:1\/oma\)/);
     assert.ok(!(result.stdout + result.stderr).includes('s3cret-password'));
   });
+
+  it('[HANDS-14] OMA_SANDBOX=process warns loudly before it starts, and is refused with a credential feature configured', async () => {
+    const refused = await runOmaToEnd(['serve'], { OMA_SANDBOX: 'process', OMA_MASTER_KEY: 'a'.repeat(64), PORT: '0', OMA_DATA_DIR: join(tmpdir(), 'oma-never-created') });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /OMA_SANDBOX=process cannot be used with credential features configured \(OMA_MASTER_KEY\)/);
+    assert.ok(!refused.stderr.includes('a'.repeat(64)), 'the key itself is never printed');
+    assert.equal(existsSync(join(tmpdir(), 'oma-never-created')), false, 'refused before opening anything');
+    const run = await serve({ OMA_SANDBOX: 'process', OMA_DATA_DIR: await dataDir() });
+    assert.match(run.stderr(), /WARNING OMA_SANDBOX=process runs the agent's commands as this user, UNSANDBOXED/);
+    assert.match(run.stdout(), /sandbox provider: process/);
+  });
 });
 
 describe('oma keys', () => {

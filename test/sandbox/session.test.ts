@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { sandboxUid } from '../../src/sandbox/bubblewrap.ts';
 import { openSandboxProvider, readWorkspaceFile, type SandboxPool } from '../../src/sandbox/index.ts';
 import { startTestOma, type TestOma } from '../../src/testing/server.ts';
-import { CaseScripts, lastIdle, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
+import { CaseScripts, lastIdle, listAll, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
 
 /** Sessions on a whole server whose brains run tools in real bubblewrap sandboxes. */
 const skip = bwrapMissing();
@@ -112,5 +112,27 @@ describe('sessions with bubblewrap sandboxes', { skip }, () => {
     assert.equal(first!.sandbox, 'bubblewrap');
     assert.ok(first!.provisionMs! > 0 && first!.executeMs > 0);
     assert.equal(second!.provisionMs, undefined, 'the second call reuses the sandbox');
+  });
+
+  it('[HANDS-13] a sandbox that died and one reaped idle are each recorded in the session log, privately, with why and how long', async () => {
+    scripts.add('ends', [bash('sleep 30'), text('It died.'), bash('echo again'), text('Fine.')]);
+    const session = await newSession(oma.client);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[ends] go')] });
+    await waitFor(oma.client, session.id, (events) => events.some((event) => event.type === 'agent.tool_use'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    execFileSync('pkill', ['-KILL', '-u', String(sandboxUid(session.id))]);
+    await waitForIdle(oma.client, session.id);
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('once more')] });
+    const events = await waitForIdle(oma.client, session.id, { count: 2 });
+    await pool.reap(Date.now() + 120_000);
+    const { rows } = await oma.db.query<{ payload: Record<string, unknown> }>("SELECT payload FROM events WHERE session_id = $1 AND type = 'oma.span' ORDER BY seq", [session.id]);
+    assert.deepEqual(rows.map((row) => [row.payload.name, row.payload.sandbox, row.payload.reason]), [
+      ['sandbox.dispose', 'bubblewrap', 'dead'],
+      ['sandbox.dispose', 'bubblewrap', 'idle'],
+    ]);
+    for (const { payload } of rows) assert.ok(Number(payload.lived_ms) > 0 && Number(payload.duration_ms) >= 0, JSON.stringify(payload));
+    const listed = await listAll(oma.client, session.id);
+    assert.ok(!listed.some((event) => event.type.startsWith('oma.')), 'internal: never listed');
+    assert.equal(listed.length, events.length);
   });
 });
