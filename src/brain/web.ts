@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { isPrivateAddress } from '../sandbox/addresses.ts';
 import { ToolError } from '../sandbox/interface.ts';
 
 /**
@@ -51,17 +52,6 @@ function matches(host: string, domains: string[] | undefined): boolean {
     const bare = domain.toLowerCase().replace(/^\*\./, '').replace(/\/.*$/, '');
     return host === bare || host.endsWith(`.${bare}`);
   });
-}
-
-/** Loopback, private, link-local, unique-local, unspecified, CGNAT and mapped forms of them. */
-export function isPrivateAddress(address: string): boolean {
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  if (isIP(v4) === 4) {
-    const [a, b] = v4.split('.').map(Number) as [number, number];
-    return a === 0 || a === 10 || a === 127 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || a >= 224;
-  }
-  const v6 = address.toLowerCase();
-  return v6 === '::' || v6 === '::1' || v6.startsWith('fe80:') || v6.startsWith('fc') || v6.startsWith('fd') || v6.startsWith('ff');
 }
 
 /** Refuses what the policy refuses, with the reason the model sees. */

@@ -41,7 +41,9 @@ describeBrain('web tools', (harness) => {
     ]);
     assert.equal(sandbox.callsOf(allowed.id).length, 0, 'not in the sandbox');
 
-    scripts.add('fetch-local', [{ content: [fetchUse(`${origin}/page`), fetchUse('http://localhost:5432/'), fetchUse('file:///etc/passwd')] }, { content: [{ type: 'text', text: 'Refused.' }] }]);
+    // Every spelling of loopback: an IPv4-mapped IPv6 literal (the URL parser turns it into ::ffff:7f00:1) too.
+    const mapped = origin.replace('127.0.0.1', '[::ffff:127.0.0.1]');
+    scripts.add('fetch-local', [{ content: [fetchUse(`${origin}/page`), fetchUse('http://localhost:5432/'), fetchUse('file:///etc/passwd'), fetchUse(`${mapped}/page`)] }, { content: [{ type: 'text', text: 'Refused.' }] }]);
     const open = await newSession(client);
     await client.beta.sessions.events.send(open.id, { events: [userText('[fetch-local] read')] });
     const refused = results(await waitForIdle(client, open.id)).sort();
@@ -49,6 +51,7 @@ describeBrain('web tools', (harness) => {
       [true, 'web_fetch: 127.0.0.1 is a private or local address; oma fetches those only for hosts listed in allowed_domains'],
       [true, 'web_fetch: localhost is a private or local address; oma fetches those only for hosts listed in allowed_domains'],
       [true, 'web_fetch: only http and https URLs can be fetched, not file:'],
+      [true, 'web_fetch: ::ffff:7f00:1 is a private or local address; oma fetches those only for hosts listed in allowed_domains'],
     ].sort());
 
     scripts.add('fetch-blocked', [{ content: [fetchUse(`${origin}/page`)] }, { content: [{ type: 'text', text: 'Blocked.' }] }]);
