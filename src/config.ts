@@ -17,7 +17,13 @@ export interface Config {
   apiKey: string | undefined;
   sandbox: 'bubblewrap' | 'process';
   /** Sandboxes: where workspaces live, per-sandbox limits, idle time before one is reaped. */
-  sandboxes: { root: string; limits: { memoryBytes: number; pids: number; cpus: number; fileBytes: number; tmpBytes: number; diskBytes: number }; idleMs: number };
+  sandboxes: {
+    root: string;
+    limits: { memoryBytes: number; pids: number; cpus: number; fileBytes: number; tmpBytes: number; diskBytes: number };
+    idleMs: number;
+    /** The environments' packages: cache directory, install timeout, mirrors and the hosts the installer may reach. */
+    packages: { dir: string; timeoutMs: number; allowedHosts: string[]; env: Record<string, string> };
+  };
   /** Largest accepted request body. */
   maxBodyBytes: number;
   /** Default per-workspace request limits per minute (0 = unlimited); workspaces may override them. */
@@ -30,6 +36,33 @@ export interface Config {
 
 /** Settings that turn on credential features (vaults, git and MCP credentials), which the process provider refuses. */
 const CREDENTIAL_SETTINGS = ['OMA_MASTER_KEY'];
+
+/**
+ * Packages: mirrors for the managers (`OMA_NPM_REGISTRY`, `OMA_PIP_INDEX_URL`, `OMA_GOPROXY`), whose
+ * hosts the installer may then reach (loopback too: named literally), and `OMA_PACKAGE_HOSTS`, more
+ * hosts for it (comma-separated).
+ */
+function packageSettings(env: NodeJS.ProcessEnv): Config['sandboxes']['packages'] {
+  const mirrors: [string, string | undefined][] = [
+    ['npm_config_registry', env.OMA_NPM_REGISTRY],
+    ['PIP_INDEX_URL', env.OMA_PIP_INDEX_URL],
+    ['GOPROXY', env.OMA_GOPROXY],
+  ];
+  const given = mirrors.filter((entry): entry is [string, string] => Boolean(entry[1]));
+  const hosts = given.map(([name, url]) => {
+    try {
+      return new URL(url).host;
+    } catch {
+      throw new OmaError('invalid_request', `the package mirror for ${name} must be a URL`); // never echoed: it may hold a token
+    }
+  });
+  return {
+    dir: '', // below: under the data directory unless OMA_PACKAGES_DIR says otherwise
+    timeoutMs: integer('OMA_PACKAGES_TIMEOUT_MS', env.OMA_PACKAGES_TIMEOUT_MS, 15 * 60_000, 1_000, 86_400_000),
+    allowedHosts: [...hosts, ...(env.OMA_PACKAGE_HOSTS ?? '').split(',').map((host) => host.trim()).filter(Boolean)],
+    env: Object.fromEntries(given),
+  };
+}
 
 function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined || value === '') return fallback;
@@ -69,6 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
         diskBytes: integer('OMA_SANDBOX_DISK_MB', env.OMA_SANDBOX_DISK_MB, 4096, 0, 1024 * 1024 * 1024) * 1024 * 1024,
       },
       idleMs: integer('OMA_SANDBOX_IDLE_MS', env.OMA_SANDBOX_IDLE_MS, 10 * 60_000, 1_000, 7 * 86_400_000),
+      packages: packageSettings(env),
     },
     maxBodyBytes: integer('OMA_MAX_BODY_BYTES', env.OMA_MAX_BODY_BYTES, 32 * 1024 * 1024, 1024, 1024 ** 3),
     rateLimits: {
@@ -92,5 +126,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const diskMb = config.sandboxes.limits.diskBytes / 1024 / 1024;
   if (diskMb > 0 && diskMb < 16) throw new OmaError('invalid_request', `OMA_SANDBOX_DISK_MB must be 0 (no workspace quota) or at least 16, not ${diskMb}`);
   if (!config.sandboxes.root) config.sandboxes = { ...config.sandboxes, root: resolve(env.OMA_WORKSPACES_DIR || join(config.dataDir, 'workspaces')) };
+  if (!config.sandboxes.packages.dir) config.sandboxes.packages = { ...config.sandboxes.packages, dir: resolve(env.OMA_PACKAGES_DIR || join(config.dataDir, 'packages')) };
   return config;
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import type { Model } from '../model/interface.ts';
-import type { SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
+import type { EnvironmentPackages, SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
 import { readFileContent } from '../files/store.ts';
 import type { SessionLog } from '../session/interface.ts';
 import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
@@ -74,7 +74,8 @@ export class Brain {
         await completeWake(db, lease); // deleted meanwhile
         return;
       }
-      tools = new ToolRouter(this.deps.sandboxes, { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId, files: await sessionFiles(db, facts, logger) }, {
+      const recipe = { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId, files: await sessionFiles(db, facts, logger), packages: await environmentPackages(db, facts) };
+      tools = new ToolRouter(this.deps.sandboxes, recipe, {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
@@ -140,6 +141,12 @@ async function sessionFiles(db: Db, session: SessionFacts, logger?: Logger): Pro
       }
     },
   }));
+}
+
+/** The environment's packages as they are now (an update applies to the next sandbox). */
+async function environmentPackages(db: Db, session: SessionFacts): Promise<EnvironmentPackages | undefined> {
+  const { rows } = await db.query<{ config: { packages?: EnvironmentPackages } }>('SELECT config FROM environments WHERE id = $1', [session.environmentId]);
+  return rows[0]?.config.packages;
 }
 
 async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {

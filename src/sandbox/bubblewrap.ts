@@ -4,6 +4,8 @@ import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { dirname, join, posix, resolve } from 'node:path';
 import { Cgroup, sweepCgroups, type Limits } from './cgroups.ts';
 import { diskQuotaSupport, MOUNT_SCRIPT, workspaceImage } from './disk.ts';
+import { bubblewrapInstaller } from './installer.ts';
+import { normalizePackages, PackageCache, PACKAGES_DIR, packagesEnv, type PackageSettings } from './packages.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
 import { quote, Shell } from './shell.ts';
 import { runToolsetTool } from './toolset.ts';
@@ -21,6 +23,18 @@ export interface BubblewrapOptions {
   /** Where workspaces live on the host, one directory per session (kept across sandboxes). */
   root: string;
   limits: Limits;
+  /** The environments' packages: where they are cached and how they are fetched. */
+  packages?: PackageSettings;
+}
+
+/** What a sandbox gets beyond its session's recipe (installed packages, the installer's network). */
+export interface LaunchExtras {
+  binds?: string[];
+  env?: Record<string, string>;
+  /** Whether the workspace gets its size limit (an image); the installer's scratch space does not. */
+  quota?: boolean;
+  /** The workspace is scratch space (the installer's downloads and builds): removed with the sandbox. */
+  scratch?: boolean;
 }
 
 export const WORKDIR = '/workspace';
@@ -68,7 +82,7 @@ export async function stageFiles(recipe: SandboxRecipe, staging: string): Promis
   return { binds, copyScript: copies.join('\n') };
 }
 
-export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}): string[] {
+export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}, env: Record<string, string> = {}): string[] {
   return [
     ...binds,
     '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv',
@@ -80,6 +94,7 @@ export function bwrapArgs(workspace: string, binds: string[] = [], limits: Parti
     '--hostname', 'sandbox',
     '--setenv', 'HOME', WORKDIR, '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'OMA_WORKDIR', WORKDIR,
     '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'TERM', 'dumb',
+    ...Object.entries(env).flatMap(([name, value]) => ['--setenv', name, value]), // later wins: may replace PATH
     '/bin/bash', '--noprofile', '--norc',
   ];
 }
@@ -100,22 +115,35 @@ export class BubblewrapProvider implements SandboxProvider {
   readonly name = 'bubblewrap';
   private readonly asRoot = process.getuid?.() === 0;
 
+  private readonly packages: PackageCache | undefined;
+
   constructor(private readonly options: BubblewrapOptions) {
     if (this.asRoot) sweepCgroups(); // what oma processes that died left behind
+    this.packages = options.packages && new PackageCache(options.packages, bubblewrapInstaller((recipe, extras) => this.launch(recipe, extras)));
   }
 
+  /** The session's sandbox, after its environment's packages are installed (once per package set, cached). */
   async provision(recipe: SandboxRecipe): Promise<Sandbox> {
+    if (normalizePackages(recipe.packages).length === 0) return this.launch(recipe, { quota: true });
+    if (!this.packages) throw new Error("this oma server has no package cache configured, so the environment's packages cannot be installed");
+    const entry = await this.packages.ensure(recipe.packages!);
+    return this.launch(recipe, { binds: ['--ro-bind', entry, PACKAGES_DIR], env: packagesEnv(recipe.packages, PACKAGES_DIR), quota: true });
+  }
+
+  async launch(recipe: SandboxRecipe, extras: LaunchExtras): Promise<ShellSandbox> {
     if (this.asRoot) traversable(this.options.root);
     const workspace = join(this.options.root, recipe.sessionId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
     const staging = join(this.options.root, '.files', `${recipe.sessionId}-${process.pid}-${Date.now()}`);
     const uid = this.asRoot ? sandboxUid(recipe.sessionId) : undefined;
-    const { binds, copyScript } = await stageFiles(recipe, staging);
+    const staged = await stageFiles(recipe, staging);
+    const binds = [...staged.binds, ...(extras.binds ?? [])];
+    const env = extras.env ?? {};
     let child: ChildProcessWithoutNullStreams;
     let cgroup: Cgroup | undefined;
     if (uid !== undefined) {
       const { diskBytes, fileBytes } = this.options.limits;
-      const image = diskBytes && diskQuotaSupport().supported ? await workspaceImage(workspace, diskBytes, uid) : undefined;
+      const image = extras.quota && diskBytes && diskQuotaSupport().supported ? await workspaceImage(workspace, diskBytes, uid) : undefined;
       if (!image && statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
       // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
       // then (in its own mount namespace, with the workspace image mounted) it drops to the sandbox's
@@ -124,7 +152,7 @@ export class BubblewrapProvider implements SandboxProvider {
       const script = `read _ || exit 1\n${image ? MOUNT_SCRIPT : ''}\nshift 2\n${fileBytes ? `ulimit -f ${Math.ceil(fileBytes / 512)} || exit 1\n` : ''}exec "$@"`;
       const command = [...(image ? ['unshare', '--mount', '--propagation', 'private'] : []), '/bin/sh', '-c', script, 'sh', image ?? '-', workspace];
       const [program, ...args] = command as [string, ...string[]];
-      child = spawn(program, [...args, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits)], {
+      child = spawn(program, [...args, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits, env)], {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, // the launcher's own (bwrap clears it for the sandbox)
         cwd: '/', // nothing of the host's working directory in the sandbox's view (bwrap's own PWD)
         detached: true,
@@ -141,13 +169,14 @@ export class BubblewrapProvider implements SandboxProvider {
       }
       child.stdin.write('go\n');
     } else {
-      child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits), { env: {}, cwd: '/', detached: true, stdio: 'pipe' });
+      child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits, env), { env: {}, cwd: '/', detached: true, stdio: 'pipe' });
     }
     const sandbox = new ShellSandbox(child, async () => {
       rmSync(staging, { recursive: true, force: true });
+      if (extras.scratch) rmSync(workspace, { recursive: true, force: true });
       await cgroup?.remove();
     });
-    if (copyScript) await sandbox.setup(copyScript);
+    if (staged.copyScript) await sandbox.setup(staged.copyScript);
     return sandbox;
   }
 }
@@ -179,6 +208,20 @@ export class ShellSandbox implements Sandbox {
     if (status !== 0) {
       await this.dispose();
       throw new Error(`setting up the sandbox failed: ${output.trim()}`);
+    }
+  }
+
+  /** Run a script in a subshell at the workdir, killing the sandbox if it takes longer than `timeoutMs`. */
+  async runScript(script: string, timeoutMs: number): Promise<{ output: string; status: number }> {
+    let timedOut = false;
+    const timer = setTimeout(() => ((timedOut = true), this.kill()), timeoutMs);
+    try {
+      return await this.shell.run(script, 'sub');
+    } catch (error) {
+      const why = timedOut ? `timed out after ${timeoutMs} ms` : (error as Error).message;
+      return { output: `${this.shell.partialOutput()}\n${why}`, status: -1 };
+    } finally {
+      clearTimeout(timer);
     }
   }
 

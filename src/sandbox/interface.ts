@@ -35,7 +35,15 @@ export interface SandboxRecipe {
    * (resolved against `/workspace`): a writable copy in the workspace.
    */
   files?: SandboxFile[];
+  /**
+   * The environment's packages (`config.packages`), by manager, in each manager's own syntax
+   * (`pandas==2.2.0`). Installed before the sandbox is handed out and found on its PATH (and the
+   * managers' search paths); a provider that cannot install them fails the provision, saying why.
+   */
+  packages?: EnvironmentPackages;
 }
+
+export type EnvironmentPackages = Partial<Record<'apt' | 'cargo' | 'gem' | 'go' | 'npm' | 'pip', string[] | null>>;
 
 export interface SandboxFile {
   mountPath: string;

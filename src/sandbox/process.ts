@@ -15,6 +15,9 @@ export class ProcessProvider implements SandboxProvider {
   constructor(private readonly options: { root: string }) {}
 
   async provision(recipe: SandboxRecipe): Promise<Sandbox> {
+    if (Object.values(recipe.packages ?? {}).some((specs) => Array.isArray(specs) && specs.length > 0)) {
+      throw new Error("the process sandbox provider does not install an environment's packages (config.packages); use OMA_SANDBOX=bubblewrap");
+    }
     const workspace = join(this.options.root, recipe.sessionId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
     // No mounts here: every file lands in the workspace (an absolute mount_path under its own name).
