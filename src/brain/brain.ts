@@ -10,6 +10,7 @@ import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import type { SearchProvider } from './web.ts';
 import type { AgentSnapshot } from './request.ts';
+import { toolCatalog } from './toolset.ts';
 import { SessionRun, type SessionFacts } from './run.ts';
 import { ToolRouter } from './tools.ts';
 
@@ -79,6 +80,7 @@ export class Brain {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
+      if ([...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
       const run = new SessionRun({ ...this.deps, tools, options: this.options }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);

@@ -68,6 +68,11 @@ export class ToolRouter {
     }
   }
 
+  /** Start what the first tool call will need (the environment's packages) while the model thinks; failures show at that call. */
+  prepare() {
+    this.provider.prepare?.(this.recipe).catch(() => {});
+  }
+
   async dispose() {
     await this.discard();
   }

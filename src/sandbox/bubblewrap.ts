@@ -130,6 +130,10 @@ export class BubblewrapProvider implements SandboxProvider {
     return this.launch(recipe, { binds: ['--ro-bind', entry, PACKAGES_DIR], env: packagesEnv(recipe.packages, PACKAGES_DIR), quota: true });
   }
 
+  async prepare(recipe: SandboxRecipe): Promise<void> {
+    if (this.packages && normalizePackages(recipe.packages).length > 0) await this.packages.ensure(recipe.packages!);
+  }
+
   async launch(recipe: SandboxRecipe, extras: LaunchExtras): Promise<ShellSandbox> {
     if (this.asRoot) traversable(this.options.root);
     const workspace = join(this.options.root, recipe.sessionId);

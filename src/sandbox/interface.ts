@@ -15,6 +15,12 @@
 export interface SandboxProvider {
   readonly name: string;
   provision(recipe: SandboxRecipe): Promise<Sandbox>;
+  /**
+   * Optional: start, in the background, the slow part of a later `provision` that needs no sandbox
+   * (installing the environment's packages), so a session's first tool call does not wait for it.
+   * Never provisions; its failures are not reported here but by the `provision` that needs it.
+   */
+  prepare?(recipe: SandboxRecipe): Promise<void>;
 }
 
 export interface Sandbox {

@@ -72,6 +72,10 @@ export class SandboxPool implements SandboxProvider {
     };
   }
 
+  async prepare(recipe: SandboxRecipe): Promise<void> {
+    await this.provider.prepare?.(recipe);
+  }
+
   /** Dispose sandboxes nobody holds that were idle for `idleMs`. */
   async reap(now = Date.now()) {
     for (const [sessionId, entry] of this.sandboxes) {

@@ -195,4 +195,19 @@ describe('packages through the API', { skip: bwrapMissing() }, () => {
     assert.equal(isError, true);
     assert.match(text, /^Error: the sandbox could not be started: installing the environment's packages failed/);
   });
+
+  it('[HANDS-11] the packages install while the model answers a turn that uses no tool; still no sandbox is provisioned', async () => {
+    scripts.add('pkg-early', [{ content: [{ type: 'text', text: 'No tools needed.' }] }]);
+    const agent = await oma.client.beta.agents.create({ name: 'early', model: 'claude-sonnet-4-6', tools: [{ type: 'agent_toolset_20260401' }] });
+    const environment = await oma.client.beta.environments.create({ name: 'early', config: { type: 'cloud', packages: { npm: ['oma-greet@2.1.0'] } } });
+    const session = await oma.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const before = readdirSync(join(root, 'packages')).filter((name) => !name.startsWith('.')).length;
+    await oma.client.beta.sessions.events.send(session.id, { events: [userText('[pkg-early] hello')] });
+    await waitForIdle(oma.client, session.id);
+    for (const deadline = Date.now() + 60_000; readdirSync(join(root, 'packages')).filter((name) => !name.startsWith('.')).length === before; ) {
+      assert.ok(Date.now() < deadline, 'the package set was installed in the background');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(!pool.sessions().includes(session.id), 'no sandbox for a turn without tools');
+  });
 });
