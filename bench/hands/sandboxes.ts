@@ -11,10 +11,12 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { loadConfig } from '../../src/config.ts';
 import { BubblewrapProvider, bwrapArgs } from '../../src/sandbox/bubblewrap.ts';
 import { cgroupSupport } from '../../src/sandbox/cgroups.ts';
+import { diskQuotaSupport } from '../../src/sandbox/disk.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from '../../src/sandbox/interface.ts';
 import { ProcessProvider } from '../../src/sandbox/process.ts';
 
-export type ProviderName = 'bubblewrap' | 'process';
+/** `bubblewrap-dir`: bubblewrap with a plain directory for the workspace (OMA_SANDBOX_DISK_MB=0), for comparison. */
+export type ProviderName = 'bubblewrap' | 'bubblewrap-dir' | 'process';
 export const PROVIDERS: readonly ProviderName[] = ['bubblewrap', 'process'];
 
 /** oma's default sandbox limits (no OMA_SANDBOX_* variable set). */
@@ -27,7 +29,8 @@ export function workspaceRoot(): { root: string; remove(): void } {
 }
 
 export function openProvider(name: ProviderName, root: string): SandboxProvider {
-  return name === 'bubblewrap' ? new BubblewrapProvider({ root, limits: LIMITS }) : new ProcessProvider({ root });
+  if (name === 'process') return new ProcessProvider({ root });
+  return new BubblewrapProvider({ root, limits: name === 'bubblewrap' ? LIMITS : { ...LIMITS, diskBytes: 0 } });
 }
 
 let sessions = 0;
@@ -42,7 +45,7 @@ export function bubblewrapMode(): string {
   const cgroups = cgroupSupport();
   const where = cgroups.version === 0 ? `no cgroup (${cgroups.reason})` : `a cgroup v${cgroups.version} per sandbox (${cgroups.controllers.join(', ')})`;
   const mib = (bytes: number) => `${bytes / 1024 / 1024} MiB`;
-  return `as root: sh → setpriv → bwrap with its own uid per session and ${where}; limits: memory ${mib(LIMITS.memoryBytes)}, ${LIMITS.pids} pids, ${LIMITS.cpus} cpu, files ${mib(LIMITS.fileBytes)}, /tmp ${mib(LIMITS.tmpBytes)}`;
+  return `as root: sh → setpriv → bwrap with its own uid per session and ${where}; limits: memory ${mib(LIMITS.memoryBytes)}, ${LIMITS.pids} pids, ${LIMITS.cpus} cpu, files ${mib(LIMITS.fileBytes)}, /tmp ${mib(LIMITS.tmpBytes)}; workspace ${diskQuotaSupport().supported ? `an ext4 image of ${mib(LIMITS.diskBytes)} (made on a session's first provision, mounted on every one)` : 'a directory (no quota here)'}`;
 }
 
 /** Why bubblewrap cannot be measured here, or undefined when it can (one sandbox started and run). */
@@ -122,7 +125,7 @@ export class BareShell {
     const workspace = join(root, freshRecipe('bare').sessionId);
     mkdirSync(workspace, { recursive: true, mode: 0o700 });
     this.child =
-      name === 'bubblewrap'
+      name !== 'process'
         ? spawn('bwrap', bwrapArgs(workspace, [], LIMITS), { env: {}, cwd: '/', detached: true, stdio: 'pipe' })
         : spawn('/bin/bash', ['--noprofile', '--norc'], { cwd: workspace, env: { PATH: '/usr/bin:/bin', HOME: workspace }, detached: true, stdio: 'pipe' });
     this.child.stdout.setEncoding('utf8');

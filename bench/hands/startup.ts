@@ -169,8 +169,9 @@ export const startupTable = () =>
     `per sample a new session id (fresh workspace): provider.provision(), then execute('bash', {command: 'true'}), timed from just before provision to execute resolving; ` +
       `then dispose(), timed. ${STARTUP_SAMPLES} samples per provider after ${STARTUP_WARMUP} unrecorded, the providers alternating (order flipped every sample), one sandbox at a time. ` +
       `Cgroup rows: time inside oma's own Cgroup methods (src/sandbox/cgroups.ts), wrapped in place for the measure. Event-loop stalls: the longest gap of a 1 ms monitorEventLoopDelay over each window (started 2 ms before it, stopped 2 ms after), less the 1 ms. Floor: spawn a bare shell (bwrap with oma's bwrapArgs as this user without setpriv, cgroup or oma's shell protocol; plain bash), ` +
-      `write \`true; printf <marker>\`, time to the marker.`,
-    ['bubblewrap', 'process'],
+      `write \`true; printf <marker>\`, time to the marker. ` +
+      `bubblewrap: oma's defaults, so each new session's workspace is an ext4 image made (mkfs) and mounted in this window; bubblewrap-dir: the same with OMA_SANDBOX_DISK_MB=0 (a plain directory).`,
+    ['bubblewrap', 'bubblewrap-dir', 'process'],
   );
 
 export function recordStartup(table: Table, name: ProviderName, result: StartupResult) {

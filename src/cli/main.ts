@@ -22,7 +22,15 @@ Environment:
   OMA_DB_SCHEMA       PostgreSQL schema for oma's tables (default public)
   OMA_DATA_DIR        PGlite directory (default ./.oma)
   OMA_API_KEY         seeds an admin API key of workspace "default"
-  OMA_SANDBOX         bubblewrap (default) or process (development only)
+  OMA_SANDBOX         bubblewrap (default) or process (development only; refused with OMA_MASTER_KEY set)
+  OMA_SANDBOX_MEMORY_MB, OMA_SANDBOX_PIDS, OMA_SANDBOX_CPUS   per sandbox, by cgroup (1024, 512, 1)
+  OMA_SANDBOX_MAX_FILE_MB, OMA_SANDBOX_TMP_MB   largest file, size of /tmp (1024, 256)
+  OMA_SANDBOX_DISK_MB  size of each session's workspace, an ext4 image (default 4096; 0 = a plain directory)
+  OMA_SANDBOX_IDLE_MS  an idle sandbox is disposed after this long; its workspace stays (default 600000)
+  OMA_WORKSPACES_DIR, OMA_PACKAGES_DIR   where workspaces and installed environment packages live (in OMA_DATA_DIR)
+  OMA_NPM_REGISTRY, OMA_PIP_INDEX_URL, OMA_GOPROXY   package mirrors for environments' packages
+  OMA_PACKAGE_HOSTS   more hosts the package installer may reach (comma-separated host[:port])
+  OMA_PACKAGES_TIMEOUT_MS   an environment's package install fails after this long (default 900000)
   OMA_RATE_LIMIT_CREATE, OMA_RATE_LIMIT_READ   default per-workspace requests per minute (600, 6000; 0 = unlimited)
   OMA_MAX_BODY_BYTES, OMA_MAX_EVENT_BYTES, OMA_MAX_FILE_BYTES   size limits (32 MiB, 8 MiB, 100 MiB)
   OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)

@@ -67,9 +67,12 @@ describe('packages in bubblewrap sandboxes', { skip: bwrapMissing() }, () => {
         files: {
           'bin.js': '#!/usr/bin/env node\nconsole.log("hello from a package");\n',
           'index.js': 'module.exports = 42;\n',
-          'probe.js': `const fs = require('fs');
+          // Through the proxy to the host's PostgreSQL (refused: not a registry), and straight to it (no network).
+          'probe.js': `const fs = require('fs'), http = require('http'), net = require('net');
 let host = 'unreadable'; try { host = fs.readFileSync('/etc/hostname', 'utf8'); } catch {}
-fs.writeFileSync('probe.json', JSON.stringify({ env: process.env, uid: process.getuid(), root: fs.readdirSync('/'), host }));
+const viaProxy = new Promise((resolve) => http.get({ host: '127.0.0.1', port: 3128, path: 'http://127.0.0.1:5432/' }, (res) => resolve(res.statusCode)).on('error', (e) => resolve(e.code)));
+const direct = new Promise((resolve) => net.connect(5432, '127.0.0.1').on('connect', () => resolve('connected')).on('error', (e) => resolve(e.code)));
+Promise.all([viaProxy, direct]).then(([proxied, straight]) => fs.writeFileSync('probe.json', JSON.stringify({ env: process.env, uid: process.getuid(), root: fs.readdirSync('/'), host, proxied, straight })));
 `,
         },
       },
@@ -108,7 +111,9 @@ fs.writeFileSync('probe.json', JSON.stringify({ env: process.env, uid: process.g
 
   it('[HANDS-11] the install ran sandboxed: no oma environment, not root, no host view, network only through the proxy', () => {
     const [entry] = readdirSync(settings.dir);
-    const probe = JSON.parse(readFileSync(join(settings.dir, entry!, 'npm/lib/node_modules/oma-hello/probe.json'), 'utf8')) as { env: Record<string, string>; uid: number; root: string[]; host: string };
+    const probe = JSON.parse(readFileSync(join(settings.dir, entry!, 'npm/lib/node_modules/oma-hello/probe.json'), 'utf8')) as { env: Record<string, string>; uid: number; root: string[]; host: string; proxied: unknown; straight: unknown };
+    assert.equal(probe.proxied, 403, "the proxy refuses the host's own services");
+    assert.equal(probe.straight, 'ECONNREFUSED', 'no network of its own');
     assert.ok(!JSON.stringify(probe).includes(CANARY), 'no canary from oma\'s environment');
     assert.equal(probe.env.HTTP_PROXY, 'http://127.0.0.1:3128');
     assert.equal(probe.host, 'unreadable', 'no host /etc');
