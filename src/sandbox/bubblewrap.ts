@@ -147,14 +147,14 @@ export class BubblewrapProvider implements SandboxProvider {
     let cgroup: Cgroup | undefined;
     if (uid !== undefined) {
       const { diskBytes, fileBytes } = this.options.limits;
-      const image = extras.quota && diskBytes && diskQuotaSupport().supported ? await workspaceImage(workspace, diskBytes, uid) : undefined;
+      const image = extras.quota && diskBytes && diskQuotaSupport().supported ? workspaceImage(workspace) : undefined;
       if (!image && statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
       // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
       // then (in its own mount namespace, with the workspace image mounted) it drops to the sandbox's
       // uid and becomes bwrap.
       // dash's ulimit -f counts 512-byte blocks; set by root, it is a hard limit the sandbox cannot raise.
-      const script = `read _ || exit 1\n${image ? MOUNT_SCRIPT : ''}\nshift 2\n${fileBytes ? `ulimit -f ${Math.ceil(fileBytes / 512)} || exit 1\n` : ''}exec "$@"`;
-      const command = [...(image ? ['unshare', '--mount', '--propagation', 'private'] : []), '/bin/sh', '-c', script, 'sh', image ?? '-', workspace];
+      const script = `read _ || exit 1\n${image ? MOUNT_SCRIPT : ''}\nshift 4\n${fileBytes ? `ulimit -f ${Math.ceil(fileBytes / 512)} || exit 1\n` : ''}exec "$@"`;
+      const command = [...(image ? ['unshare', '--mount', '--propagation', 'private'] : []), '/bin/sh', '-c', script, 'sh', image ?? '-', workspace, String(diskBytes ?? 0), String(uid)];
       const [program, ...args] = command as [string, ...string[]];
       child = spawn(program, [...args, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits, env)], {
         env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, // the launcher's own (bwrap clears it for the sandbox)

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -32,30 +32,32 @@ export function diskQuotaSupport(): DiskQuotaSupport {
 }
 
 /**
- * The image for a workspace, created on first use (owned inside by `uid`). Undefined when the
- * workspace predates quotas (a non-empty directory and no image): it stays a plain directory.
+ * Where a workspace's image is (created, if missing, by `MOUNT_SCRIPT`). Undefined when the workspace
+ * predates quotas (a non-empty directory and no image): it stays a plain directory.
  */
-export async function workspaceImage(workspace: string, bytes: number, uid: number): Promise<string | undefined> {
+export function workspaceImage(workspace: string): string | undefined {
   const image = `${workspace}.ext4`;
   if (existsSync(image)) return image;
   mkdirSync(workspace, { recursive: true, mode: 0o700 });
-  if (readdirSync(workspace).length > 0) return undefined;
-  const creating = `${image}.${process.pid}.new`;
-  await run('truncate', ['-s', String(bytes), creating]);
-  // No reserved blocks, lazily initialised tables (creation ~20 ms, a few hundred KiB on disk).
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', `lazy_itable_init=1,lazy_journal_init=1,root_owner=${uid}:${uid}`, creating]);
-  await run('mv', ['-n', creating, image]); // another process may have won the race: keep its image
-  await run('rm', ['-f', creating]);
-  return image;
+  return readdirSync(workspace).length > 0 ? undefined : image;
 }
 
 /**
- * Shell lines for the root launcher, before it drops privileges: mount the image `$1` at `$2`. Should
- * the image still be mounted elsewhere (a previous sandbox's namespace going away, a host-side read),
- * mount reuses that loop device and the kernel shares the one file system, so ext4 is never mounted
- * twice. Exit 97 says why on stderr.
+ * Shell lines for the root launcher, before it drops privileges: `$1` image, `$2` workspace (the mount
+ * point), `$3` size in bytes, `$4` the sandbox's uid. A missing image is made first (sparse; no
+ * reserved blocks; tables initialised lazily: ~10 ms, a few MiB on disk; under a temporary name, so
+ * a half-made one is never used). Should the image still be mounted elsewhere (a previous sandbox's
+ * namespace going away, a host-side read), mount reuses that loop device and the kernel shares the
+ * one file system, so ext4 is never mounted twice. Exit 96/97 say why on stderr. Done here, in the
+ * shell that starts the sandbox anyway, rather than in processes of its own: each spawn costs
+ * milliseconds.
  */
 export const MOUNT_SCRIPT = String.raw`
+if [ ! -e "$1" ]; then
+  truncate -s "$3" "$1.$$" && mkfs.ext4 -q -F -m 0 -E "lazy_itable_init=1,lazy_journal_init=1,root_owner=$4:$4" "$1.$$" && mv -n "$1.$$" "$1"
+  rm -f "$1.$$"
+  [ -e "$1" ] || exit 96
+fi
 mount -o ${MOUNT_OPTIONS} "$1" "$2" || exit 97
 rmdir "$2/lost+found" 2>/dev/null
 `;
@@ -76,9 +78,4 @@ case "$target" in "$2"/*) exec cat -- "$target" ;; *) echo "$3 leads out of the 
   const command = useImage ? ['unshare', '--mount', '--propagation', 'private', 'sh'] : ['sh'];
   const { stdout } = await run(command[0]!, [...command.slice(1), '-c', read, 'sh', useImage ? image : '', workspace, path], { encoding: 'buffer', maxBuffer: 1024 ** 3 });
   return stdout;
-}
-
-/** Bytes the image takes on the host disk (sparse), for status and tests. */
-export function imageUsage(image: string): number {
-  return statSync(image).blocks * 512;
 }

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serveOnLoopback } from './loopback.ts';
 
 /**
  * A tiny npm registry on 127.0.0.1 (packuments and tarballs, what `npm install` asks for), so
@@ -44,7 +43,7 @@ export async function startFakeNpmRegistry(packages: FakePackage[]): Promise<Fak
   });
   const requests: string[] = [];
   let url = '';
-  const server: Server = createServer((request, response) => {
+  const server = await serveOnLoopback((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://registry').pathname);
     requests.push(path);
     const tarball = tarballs.get(path);
@@ -73,14 +72,12 @@ export async function startFakeNpmRegistry(packages: FakePackage[]): Promise<Fak
     };
     response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(packument));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = server.origin;
   return {
     url,
     requests,
     async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await server.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

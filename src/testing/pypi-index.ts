@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { serveOnLoopback } from './loopback.ts';
 
 /**
  * A tiny Python package index on 127.0.0.1 (PEP 503 "simple" pages and wheels), so pip installs are
@@ -23,23 +22,14 @@ export async function startFakePypi(wheels: FakeWheel[]) {
     files.set(`/simple/${wheel.name}/`, Buffer.from(`<!DOCTYPE html><html><body><a href="${file}">${file}</a></body></html>`));
   }
   const requests: string[] = [];
-  const server = createServer((request, response) => {
+  const server = await serveOnLoopback((request, response) => {
     const path = new URL(request.url ?? '/', 'http://index').pathname;
     requests.push(path);
     const body = files.get(path) ?? files.get(`${path}/`);
     if (!body) return void response.writeHead(404).end('not found');
     response.writeHead(200, { 'content-type': path.endsWith('.whl') ? 'application/octet-stream' : 'text/html' }).end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/simple`;
-  return {
-    url,
-    requests,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
+  return { url: `${server.origin}/simple`, requests, close: server.close };
 }
 
 /** A wheel is a zip with a RECORD of hashes; Python's zipfile writes it (python3 is on every oma host). */
