@@ -15,8 +15,12 @@ import { diskQuotaSupport } from '../../src/sandbox/disk.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from '../../src/sandbox/interface.ts';
 import { ProcessProvider } from '../../src/sandbox/process.ts';
 
-/** `bubblewrap-dir`: bubblewrap with a plain directory for the workspace (OMA_SANDBOX_DISK_MB=0), for comparison. */
-export type ProviderName = 'bubblewrap' | 'bubblewrap-dir' | 'process';
+/**
+ * `bubblewrap-again`: oma's defaults, re-provisioning one session whose workspace image exists (a
+ * session coming back after its sandbox was reaped); `bubblewrap-dir`: bubblewrap with a plain
+ * directory for the workspace (OMA_SANDBOX_DISK_MB=0), for comparison.
+ */
+export type ProviderName = 'bubblewrap' | 'bubblewrap-again' | 'bubblewrap-dir' | 'process';
 export const PROVIDERS: readonly ProviderName[] = ['bubblewrap', 'process'];
 
 /** oma's default sandbox limits (no OMA_SANDBOX_* variable set). */
@@ -30,7 +34,7 @@ export function workspaceRoot(): { root: string; remove(): void } {
 
 export function openProvider(name: ProviderName, root: string): SandboxProvider {
   if (name === 'process') return new ProcessProvider({ root });
-  return new BubblewrapProvider({ root, limits: name === 'bubblewrap' ? LIMITS : { ...LIMITS, diskBytes: 0 } });
+  return new BubblewrapProvider({ root, limits: name === 'bubblewrap-dir' ? { ...LIMITS, diskBytes: 0 } : LIMITS });
 }
 
 let sessions = 0;

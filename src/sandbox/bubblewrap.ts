@@ -2,8 +2,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, lchownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
-import { Cgroup, sweepCgroups, type Limits } from './cgroups.ts';
-import { diskQuotaSupport, MOUNT_SCRIPT, workspaceImage } from './disk.ts';
+import { sweepCgroups, type Cgroup, type Limits } from './cgroups.ts';
+import { diskQuotaSupport, spareImage, sweepSpareImages, workspaceImage } from './disk.ts';
+import { Launchers, SANDBOX_COMMAND } from './launcher.ts';
 import { bubblewrapInstaller } from './installer.ts';
 import { normalizePackages, PackageCache, PACKAGES_DIR, packagesEnv, type PackageSettings } from './packages.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
@@ -82,7 +83,8 @@ export async function stageFiles(recipe: SandboxRecipe, staging: string): Promis
   return { binds, copyScript: copies.join('\n') };
 }
 
-export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}, env: Record<string, string> = {}): string[] {
+/** bwrap's options for a session's sandbox (the command, `SANDBOX_COMMAND`, goes after them). */
+export function bwrapOptions(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}, env: Record<string, string> = {}): string[] {
   return [
     ...binds,
     '--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session', '--clearenv',
@@ -95,8 +97,11 @@ export function bwrapArgs(workspace: string, binds: string[] = [], limits: Parti
     '--setenv', 'HOME', WORKDIR, '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'OMA_WORKDIR', WORKDIR,
     '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'TERM', 'dumb',
     ...Object.entries(env).flatMap(([name, value]) => ['--setenv', name, value]), // later wins: may replace PATH
-    '/bin/bash', '--noprofile', '--norc',
   ];
+}
+
+export function bwrapArgs(workspace: string, binds: string[] = [], limits: Partial<Limits> = {}, env: Record<string, string> = {}): string[] {
+  return [...bwrapOptions(workspace, binds, limits, env), ...SANDBOX_COMMAND];
 }
 
 /**
@@ -116,9 +121,17 @@ export class BubblewrapProvider implements SandboxProvider {
   private readonly asRoot = process.getuid?.() === 0;
 
   private readonly packages: PackageCache | undefined;
+  private readonly launchers: Launchers;
 
   constructor(private readonly options: BubblewrapOptions) {
-    if (this.asRoot) sweepCgroups(); // what oma processes that died left behind
+    if (this.asRoot) {
+      sweepCgroups(); // what oma processes that died left behind
+      traversable(options.root);
+    }
+    const { diskBytes } = options.limits;
+    const quota = this.asRoot && diskBytes && diskQuotaSupport().supported;
+    if (quota) sweepSpareImages(options.root);
+    this.launchers = new Launchers(options.limits, quota ? (serial) => spareImage(options.root, diskBytes, serial) : undefined);
     this.packages = options.packages && new PackageCache(options.packages, bubblewrapInstaller((recipe, extras) => this.launch(recipe, extras)));
   }
 
@@ -128,6 +141,11 @@ export class BubblewrapProvider implements SandboxProvider {
     if (!this.packages) throw new Error("this oma server has no package cache configured, so the environment's packages cannot be installed");
     const entry = await this.packages.ensure(recipe.packages!);
     return this.launch(recipe, { binds: ['--ro-bind', entry, PACKAGES_DIR], env: packagesEnv(recipe.packages, PACKAGES_DIR), quota: true });
+  }
+
+  /** Stop the spare launcher (sandboxes are the pool's to dispose). */
+  async close(): Promise<void> {
+    await this.launchers.close();
   }
 
   async prepare(recipe: SandboxRecipe): Promise<void> {
@@ -149,29 +167,15 @@ export class BubblewrapProvider implements SandboxProvider {
       const { diskBytes, fileBytes } = this.options.limits;
       const image = extras.quota && diskBytes && diskQuotaSupport().supported ? workspaceImage(workspace) : undefined;
       if (!image && statSync(workspace).uid !== uid) lchownSync(workspace, uid, uid);
-      // A root shell waits for one line, so the cgroup holds it before bwrap or anything in it forks;
-      // then (in its own mount namespace, with the workspace image mounted) it drops to the sandbox's
-      // uid and becomes bwrap.
-      // dash's ulimit -f counts 512-byte blocks; set by root, it is a hard limit the sandbox cannot raise.
-      const script = `read _ || exit 1\n${image ? MOUNT_SCRIPT : ''}\nshift 4\n${fileBytes ? `ulimit -f ${Math.ceil(fileBytes / 512)} || exit 1\n` : ''}exec "$@"`;
-      const command = [...(image ? ['unshare', '--mount', '--propagation', 'private'] : []), '/bin/sh', '-c', script, 'sh', image ?? '-', workspace, String(diskBytes ?? 0), String(uid)];
-      const [program, ...args] = command as [string, ...string[]];
-      child = spawn(program, [...args, 'setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', 'bwrap', ...bwrapArgs(workspace, binds, this.options.limits, env)], {
-        env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, // the launcher's own (bwrap clears it for the sandbox)
-        cwd: '/', // nothing of the host's working directory in the sandbox's view (bwrap's own PWD)
-        detached: true,
-        stdio: 'pipe',
-      });
-      // Named after the sandbox and, last, the oma process that owns it (see sweepCgroups).
+      // A launcher already in its cgroup (see launcher.ts) becomes this session's bwrap.
+      const launcher = await this.launchers.take();
+      cgroup = launcher.cgroup;
       try {
-        cgroup = await Cgroup.create(`oma-${recipe.sessionId}-${child.pid}-${process.pid}`, this.options.limits);
-        await cgroup?.add(child.pid!);
+        child = launcher.become({ image, workspace, diskBytes: diskBytes ?? 0, uid, fileBytes, bwrap: bwrapOptions(workspace, binds, this.options.limits, env) });
       } catch (error) {
-        child.kill('SIGKILL'); // never run a sandbox without the limits it was meant to have
-        await cgroup?.remove();
+        await launcher.discard();
         throw error;
       }
-      child.stdin.write('go\n');
     } else {
       child = spawn('bwrap', bwrapArgs(workspace, binds, this.options.limits, env), { env: {}, cwd: '/', detached: true, stdio: 'pipe' });
     }

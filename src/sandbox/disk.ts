@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -43,24 +44,71 @@ export function workspaceImage(workspace: string): string | undefined {
 }
 
 /**
- * Shell lines for the root launcher, before it drops privileges: `$1` image, `$2` workspace (the mount
- * point), `$3` size in bytes, `$4` the sandbox's uid. A missing image is made first (sparse; no
- * reserved blocks; tables initialised lazily: ~10 ms, a few MiB on disk; under a temporary name, so
- * a half-made one is never used). Should the image still be mounted elsewhere (a previous sandbox's
- * namespace going away, a host-side read), mount reuses that loop device and the kernel shares the
- * one file system, so ext4 is never mounted twice. Exit 96/97 say why on stderr. Done here, in the
- * shell that starts the sandbox anyway, rather than in processes of its own: each spawn costs
- * milliseconds.
+ * Shell for the root launcher (see launcher.ts), which runs in a mount namespace of its own.
+ *
+ * `make_image PATH SIZE` makes an empty image (sparse; no reserved blocks; tables initialised lazily:
+ * ~10 ms, a few MiB on disk) under a temporary name, so a half-made one is never used.
+ *
+ * `prepare_spare SPARE SIZE`, run while nobody waits: makes this launcher's own spare image and
+ * mounts it at /mnt (in this namespace only). Each launcher has its own: one file system mounted in
+ * two launchers could be handed to two sessions.
+ *
+ * `mount_workspace IMAGE WORKSPACE SIZE UID`: a session without an image yet gets the spare (renamed
+ * to be its image, its mount moved to the workspace: no loop set-up in the critical path); one with
+ * an image has it mounted (~6 ms), and the unused spare is dropped. Should an image still be mounted
+ * elsewhere (a previous sandbox's namespace going away, a host-side read), mount reuses that loop
+ * device and the kernel shares the one file system, so ext4 is never mounted twice. The file
+ * system's root then belongs to the sandbox's uid. Exit 96/97 say why on stderr.
  */
-export const MOUNT_SCRIPT = String.raw`
-if [ ! -e "$1" ]; then
-  truncate -s "$3" "$1.$$" && mkfs.ext4 -q -F -m 0 -E "lazy_itable_init=1,lazy_journal_init=1,root_owner=$4:$4" "$1.$$" && mv -n "$1.$$" "$1"
+export const IMAGE_FUNCTIONS = String.raw`
+make_image() {
+  truncate -s "$2" "$1.$$" && mkfs.ext4 -q -F -m 0 -E lazy_itable_init=1,lazy_journal_init=1 "$1.$$" && mv -n "$1.$$" "$1"
   rm -f "$1.$$"
-  [ -e "$1" ] || exit 96
-fi
-mount -o ${MOUNT_OPTIONS} "$1" "$2" || exit 97
-rmdir "$2/lost+found" 2>/dev/null
+  [ -e "$1" ]
+}
+spare=-
+prepare_spare() {
+  [ "$1" != - ] && make_image "$1" "$2" && mount -o ${MOUNT_OPTIONS} "$1" /mnt && spare=$1
+}
+drop_spare() {
+  [ "$spare" = - ] || { umount -l /mnt; rm -f "$spare"; spare=-; }
+}
+mount_workspace() {
+  if [ ! -e "$1" ] && [ "$spare" != - ] && mv -n "$spare" "$1" && [ ! -e "$spare" ]; then
+    spare=-
+    mount --move /mnt "$2" || exit 97
+  else
+    drop_spare
+    [ -e "$1" ] || make_image "$1" "$3" || exit 96
+    mount -o ${MOUNT_OPTIONS} "$1" "$2" || exit 97
+  fi
+  chown "$4:$4" "$2" && chmod 755 "$2" || exit 97
+  rmdir "$2/lost+found" 2>/dev/null
+  return 0
+}
 `;
+
+/** Spare images are named after the oma process that made them (see `sweepSpareImages`). */
+export function spareImage(root: string, bytes: number, serial: number): string {
+  return join(root, `.spare-${process.pid}-${serial}-${bytes}.ext4`);
+}
+
+/** Remove spare images of oma processes that are gone (a killed launcher cannot remove its own). */
+export function sweepSpareImages(root: string) {
+  for (const name of existsSync(root) ? readdirSync(root) : []) {
+    const owner = Number(/^\.spare-(\d+)-/.exec(name)?.[1]);
+    if (owner && owner !== process.pid && !alive(owner)) rmSync(join(root, name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /**
  * Read one file of a session's workspace from the host (diagnostics and tests), through a read-only

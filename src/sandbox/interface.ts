@@ -21,6 +21,8 @@ export interface SandboxProvider {
    * Never provisions; its failures are not reported here but by the `provision` that needs it.
    */
   prepare?(recipe: SandboxRecipe): Promise<void>;
+  /** Optional: release what the provider holds besides sandboxes (e.g. a spare process). Idempotent. */
+  close?(): Promise<void>;
 }
 
 export interface Sandbox {

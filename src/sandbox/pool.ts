@@ -92,6 +92,7 @@ export class SandboxPool implements SandboxProvider {
     const entries = [...this.sandboxes];
     this.sandboxes.clear();
     await Promise.all(entries.map(([sessionId, entry]) => this.dispose(sessionId, entry, 'shutdown')));
+    await this.provider.close?.();
   }
 
   private async dispose(sessionId: string, entry: Entry, reason: DisposeReason) {
