@@ -17,6 +17,8 @@ import { summarise, Table, TARGETS, type Summary } from './table.ts';
 
 export const STARTUP_SAMPLES = 200;
 const STARTUP_WARMUP = 10;
+/** Pause after each sample, so one provider's background work does not fall in another's window. */
+const SETTLE_MS = 60;
 
 export interface StartupResult {
   /** provision start → first `true` resolved. */
@@ -87,6 +89,8 @@ export async function measureStartup(providers: readonly ProviderName[], root: s
       for (const { name, provider } of order) {
         const sample = await sampleOnce(name, provider, root, monitor, cgroups);
         if (run >= STARTUP_WARMUP) samples.get(name)!.push(sample);
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS)); // the provider's background work (its next spare) ends before another's sample
+
       }
     }
   } finally {
@@ -167,10 +171,10 @@ export const startupTable = () =>
   new Table(
     'Provision → first command',
     `per sample a new session id (fresh workspace): provider.provision(), then execute('bash', {command: 'true'}), timed from just before provision to execute resolving; ` +
-      `then dispose(), timed. ${STARTUP_SAMPLES} samples per provider after ${STARTUP_WARMUP} unrecorded, the providers alternating (order flipped every sample), one sandbox at a time. ` +
+      `then dispose(), timed. ${STARTUP_SAMPLES} samples per provider after ${STARTUP_WARMUP} unrecorded, the providers alternating (order flipped every sample), one sandbox at a time, ${SETTLE_MS} ms of pause after each. ` +
       `Cgroup rows: time inside oma's own Cgroup methods (src/sandbox/cgroups.ts), wrapped in place for the measure. Event-loop stalls: the longest gap of a 1 ms monitorEventLoopDelay over each window (started 2 ms before it, stopped 2 ms after), less the 1 ms. Floor: spawn a bare shell (bwrap with oma's bwrapArgs as this user without setpriv, cgroup or oma's shell protocol; plain bash), ` +
       `write \`true; printf <marker>\`, time to the marker. ` +
-      `bubblewrap: oma's defaults, so each new session's workspace is an ext4 image (the spare image a launcher made ahead, renamed) mounted in this window; bubblewrap-again: the same, but every sample provisions one same session again (its image exists: mounted in the window, the launcher's spare dropped); bubblewrap-dir: the same with OMA_SANDBOX_DISK_MB=0 (a plain directory). All three take a spare launcher (a root shell already in its cgroup, see src/sandbox/launcher.ts) when one is ready; one sandbox at a time, so one usually is.`,
+      `bubblewrap: oma's defaults, so each new session's workspace is an ext4 image (the spare image a launcher made ahead, renamed) mounted in this window; bubblewrap-again: the same, but every sample provisions one same session again (its image exists: mounted in the window; the launcher's spare is left for the next launcher); bubblewrap-dir: the same with OMA_SANDBOX_DISK_MB=0 (a plain directory). All three take a spare launcher (a root shell already in its cgroup, see src/sandbox/launcher.ts) when one is ready; one sandbox at a time, so one usually is.`,
     ['bubblewrap', 'bubblewrap-again', 'bubblewrap-dir', 'process'],
   );
 

@@ -49,13 +49,14 @@ export function workspaceImage(workspace: string): string | undefined {
  * `make_image PATH SIZE` makes an empty image (sparse; no reserved blocks; tables initialised lazily:
  * ~10 ms, a few MiB on disk) under a temporary name, so a half-made one is never used.
  *
- * `prepare_spare SPARE SIZE`, run while nobody waits: makes this launcher's own spare image and
- * mounts it at /mnt (in this namespace only). Each launcher has its own: one file system mounted in
- * two launchers could be handed to two sessions.
+ * `prepare_spare SPARE SIZE FREE`, run while nobody waits: takes the spare an earlier launcher left
+ * unused (FREE, a rename: whoever renames it first has it) or makes one, and mounts it at /mnt (in
+ * this namespace only). A spare mounted is one launcher's alone: one file system mounted in two
+ * waiting launchers could be handed to two sessions.
  *
  * `mount_workspace IMAGE WORKSPACE SIZE UID`: a session without an image yet gets the spare (renamed
  * to be its image, its mount moved to the workspace: no loop set-up in the critical path); one with
- * an image has it mounted (~6 ms), and the unused spare is dropped. Should an image still be mounted
+ * an image has it mounted (~6 ms), and the unused spare is left for the next launcher. Should an image still be mounted
  * elsewhere (a previous sandbox's namespace going away, a host-side read), mount reuses that loop
  * device and the kernel shares the one file system, so ext4 is never mounted twice. The file
  * system's root then belongs to the sandbox's uid. Exit 96/97 say why on stderr.
@@ -66,19 +67,22 @@ make_image() {
   rm -f "$1.$$"
   [ -e "$1" ]
 }
-spare=-
+spare=- free=-
 prepare_spare() {
-  [ "$1" != - ] && make_image "$1" "$2" && mount -o ${MOUNT_OPTIONS} "$1" /mnt && spare=$1
+  [ "$1" != - ] || return 0
+  free=$3
+  { mv -n "$3" "$1" 2>/dev/null && [ -e "$1" ]; } || make_image "$1" "$2" || return 0
+  mount -o ${MOUNT_OPTIONS} "$1" /mnt && spare=$1
 }
 drop_spare() {
-  [ "$spare" = - ] || { umount -l /mnt; rm -f "$spare"; spare=-; }
+  [ "$spare" = - ] || { umount -l /mnt; mv -n "$spare" "$free" 2>/dev/null; rm -f "$spare"; spare=-; }
 }
 mount_workspace() {
   if [ ! -e "$1" ] && [ "$spare" != - ] && mv -n "$spare" "$1" && [ ! -e "$spare" ]; then
     spare=-
     mount --move /mnt "$2" || exit 97
   else
-    drop_spare
+    drop_spare & # not waited for: its file system is never this session's
     [ -e "$1" ] || make_image "$1" "$3" || exit 96
     mount -o ${MOUNT_OPTIONS} "$1" "$2" || exit 97
   fi
@@ -88,9 +92,12 @@ mount_workspace() {
 }
 `;
 
-/** Spare images are named after the oma process that made them (see `sweepSpareImages`). */
-export function spareImage(root: string, bytes: number, serial: number): string {
-  return join(root, `.spare-${process.pid}-${serial}-${bytes}.ext4`);
+/**
+ * Spare images are named after the oma process that made them (see `sweepSpareImages`): one per
+ * launcher, and one left unused for the next (`serial` undefined).
+ */
+export function spareImage(root: string, bytes: number, serial?: number): string {
+  return join(root, `.spare-${process.pid}-${serial ?? 'free'}-${bytes}.ext4`);
 }
 
 /** Remove spare images of oma processes that are gone (a killed launcher cannot remove its own). */

@@ -68,6 +68,26 @@ describe('bubblewrap workspace quota', { skip: bwrapMissing() || (diskQuotaSuppo
   });
 });
 
+describe('bubblewrap spare launchers', { skip: bwrapMissing() || (diskQuotaSupport().supported ? false : (diskQuotaSupport() as { reason: string }).reason) }, () => {
+  it('[HANDS-10] sessions started from spare launchers (several providers, one root) each get a workspace of their own', async () => {
+    const providers = [0, 1].map(() => new BubblewrapProvider({ root, limits: { ...LIMITS, diskBytes: 32 * MiB } }));
+    try {
+      const seen: string[] = [];
+      for (let round = 0; round < 4; round++) {
+        const boxes = await Promise.all(providers.map((provider, index) => provider.provision({ sessionId: `sesn_spare_${process.pid}_${round}_${index}`, workspaceId: 'w', environmentId: 'e' })));
+        for (const [index, box] of boxes.entries()) {
+          seen.push(await box.execute('bash', { command: `echo ${round}-${index} > mine; ls -A | tr '\\n' ' '` }));
+        }
+        await Promise.all(boxes.map((box) => box.dispose()));
+        await new Promise((resolve) => setTimeout(resolve, 30)); // the spares come back
+      }
+      assert.deepEqual(seen, Array.from({ length: 8 }, () => 'mine '));
+    } finally {
+      await Promise.all(providers.map((provider) => provider.close()));
+    }
+  });
+});
+
 async function until(check: () => boolean, what: string, ms = 3_000) {
   for (const deadline = Date.now() + ms; !check(); await new Promise((resolve) => setTimeout(resolve, 20))) {
     if (Date.now() > deadline) assert.fail(`timed out waiting: ${what}`);
