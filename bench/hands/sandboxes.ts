@@ -49,7 +49,7 @@ export function bubblewrapMode(): string {
   const cgroups = cgroupSupport();
   const where = cgroups.version === 0 ? `no cgroup (${cgroups.reason})` : `a cgroup v${cgroups.version} per sandbox (${cgroups.controllers.join(', ')})`;
   const mib = (bytes: number) => `${bytes / 1024 / 1024} MiB`;
-  return `as root: sh → setpriv → bwrap with its own uid per session and ${where}; limits: memory ${mib(LIMITS.memoryBytes)}, ${LIMITS.pids} pids, ${LIMITS.cpus} cpu, files ${mib(LIMITS.fileBytes)}, /tmp ${mib(LIMITS.tmpBytes)}; workspace ${diskQuotaSupport().supported ? `an ext4 image of ${mib(LIMITS.diskBytes)} (made on a session's first provision, mounted on every one)` : 'a directory (no quota here)'}`;
+  return `as root: a spare launcher (unshare → sh, in its cgroup, its spare workspace image mounted) → setpriv → bwrap with its own uid per session and ${where}; limits: memory ${mib(LIMITS.memoryBytes)}, ${LIMITS.pids} pids, ${LIMITS.cpus} cpu, files ${mib(LIMITS.fileBytes)}, /tmp ${mib(LIMITS.tmpBytes)}; workspace ${diskQuotaSupport().supported ? `an ext4 image of ${mib(LIMITS.diskBytes)} (a launcher's spare, made ahead, on a session's first provision; mounted on every later one)` : 'a directory (no quota here)'}`;
 }
 
 /** Why bubblewrap cannot be measured here, or undefined when it can (one sandbox started and run). */

@@ -186,7 +186,7 @@ export function recordStartup(table: Table, name: ProviderName, result: StartupR
     name === 'bubblewrap' ? { target: TARGETS.firstCommandP50, value: result.firstCommand.p50 } : undefined,
   );
   table.record('of which provision() resolved (process spawned): p50 / p99 (ms)', name, pair(result.provisioned));
-  table.record('in oma’s Cgroup.create + Cgroup.add within the window (the next spare launcher’s, started 25 ms after a provision; not awaited by it): p50 / p99 (ms)', name, result.cgroupSetup ? pair(result.cgroupSetup) : 'no cgroup');
+  table.record('in oma’s Cgroup.create + Cgroup.add within the window (the next spare launcher’s, started 10 ms after a handover; not awaited by it): p50 / p99 (ms)', name, result.cgroupSetup ? pair(result.cgroupSetup) : 'no cgroup');
   table.record('longest event-loop stall within provision → first command: p50 / p99 (ms)', name, pair(result.stallStarting));
   table.record('dispose(): p50 / p99 (ms)', name, pair(result.dispose));
   table.record('of which in oma’s Cgroup.remove (rmdir retried every 10 ms until the kernel frees it): p50 / p99 (ms)', name, result.cgroupRemove ? pair(result.cgroupRemove) : 'no cgroup');

@@ -659,11 +659,14 @@ attempt("sethostname", sethostname)
     for (const [file, before] of fingerprints) assert.equal(fingerprint(file), before, `${file} changed`);
     const strays = ['/', '/tmp', '/usr', '/usr/bin', '/root', '/etc', dataDir, process.cwd()].flatMap((dir) => readdirSync(dir).filter((name) => name.includes(mark)).map((name) => join(dir, name)));
     assert.deepEqual(strays.filter((path) => path !== repoFile && path !== rootFile), [], 'files the sandboxes tried to create on the host');
-    const leftover = ['memory', 'pids', 'cpu'].flatMap((controller) => {
+    // This process's cgroups (named …-<oma pid>) that hold no process: a disposed sandbox's not removed.
+    // (The one spare launcher waiting holds its cgroup, with its process in it.)
+    const ours = ['memory', 'pids', 'cpu'].flatMap((controller) => {
       const dir = join('/sys/fs/cgroup', controller, 'oma');
-      return existsSync(dir) ? readdirSync(dir).filter((name) => probed.some(({ sessionId }) => name.startsWith(`oma-${sessionId}-`))) : [];
+      return existsSync(dir) ? readdirSync(dir).filter((name) => name.endsWith(`-${process.pid}`)).map((name) => join(dir, name)) : [];
     });
-    assert.deepEqual(leftover, [], 'every sandbox cgroup is removed');
+    assert.ok(await until(() => ours.every((dir) => !existsSync(dir) || readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() !== ''), 3_000), 'every sandbox cgroup is removed');
+    assert.ok(ours.length <= 3, `at most the spare launcher's groups are left: ${ours.join(', ')}`);
   });
 
   it('[SEC-9] the server is healthy afterwards: /healthz, and a normal turn with a tool call', async () => {
