@@ -4,15 +4,10 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { hostname } from 'node:os';
 import { createApp } from './api/app.ts';
-import { Brain } from './brain/brain.ts';
+import type { Brain } from './brain/brain.ts';
 import { Previews } from './brain/previews.ts';
-import { Scheduler } from './brain/scheduler.ts';
-import { recordDispose } from './brain/tools.ts';
-import { AnthropicModel } from './model/anthropic.ts';
-import type { Model } from './model/interface.ts';
-import { openSandboxProvider, SandboxPool, type SandboxProvider } from './sandbox/index.ts';
+import { startBrains, type BrainParts } from './brains.ts';
 import { seedKey } from './auth/keys.ts';
 import type { Config } from './config.ts';
 import { openDb } from './db/index.ts';
@@ -34,10 +29,7 @@ export interface RunningOma {
 }
 
 /** What tests (and embedders) may swap: the model and the sandbox provider. */
-export interface OmaParts {
-  model?: Model;
-  sandboxes?: SandboxProvider;
-}
+export type OmaParts = BrainParts;
 
 /** Everything `oma serve` runs, in-process: database, session log, HTTP API, brains. */
 export async function startOma(config: Config, logger?: Logger, parts: OmaParts = {}): Promise<RunningOma> {
@@ -50,23 +42,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
     }
     sessionLog = await openSessionLog(db);
     const previews = new Previews();
-    let brain: Brain | undefined;
-    let scheduler: Scheduler | undefined;
-    let sandboxes: SandboxProvider | undefined;
-    if (config.brains > 0) {
-      brain = new Brain({
-        db,
-        log: sessionLog,
-        model: parts.model ?? new AnthropicModel(),
-        sandboxes: (sandboxes = parts.sandboxes ?? openSandboxProvider(config.sandbox, { ...config.sandboxes, root: config.sandboxes.root })),
-        owner: `${hostname()}:${process.pid}`,
-        options: config.brain,
-        previews,
-        logger,
-      });
-      if (sandboxes instanceof SandboxPool) sandboxes.onDispose = (record) => recordDispose(sessionLog!, record);
-      scheduler = new Scheduler(brain, { concurrency: config.brains, pollMs: db.kind === 'pglite' ? 200 : 500 }, logger);
-    }
+    const brains = config.brains > 0 ? await startBrains(config, db, sessionLog, previews, parts, logger) : undefined;
     const app = createApp({
       db,
       sessionLog,
@@ -74,7 +50,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       rateLimits: config.rateLimits,
       logger,
       previews,
-      onWake: scheduler && (() => scheduler.poke()),
+      onWake: brains?.poke,
     });
     const server = createAdaptorServer({ fetch: app.fetch, hostname: config.host }) as Server;
     await new Promise<void>((resolve, reject) => {
@@ -91,21 +67,19 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
     // Tell other oma commands on this PGlite directory (which they may not open) where to find us.
     const serverFile = db.kind === 'pglite' ? join(config.dataDir, SERVER_FILE) : undefined;
     if (serverFile) writeFileSync(serverFile, JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
-    scheduler?.start();
     let stopping: Promise<void> | undefined;
     return {
       url,
       db,
       sessionLog: log,
-      brain,
+      brain: brains?.brain,
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));
           server.closeIdleConnections();
           // Long-lived responses (event streams) would hold the server open: cut them after the grace period.
           const cut = setTimeout(() => server.closeAllConnections(), graceMs);
-          await scheduler?.stop(graceMs); // brains finish their turn, or hand their wake back
-          if (sandboxes instanceof SandboxPool) await sandboxes.close();
+          await brains?.stop(graceMs); // brains finish their turn, or hand their wake back
           await log.close(); // ends every subscription, so streams finish on their own
           await closed;
           clearTimeout(cut);

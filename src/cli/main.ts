@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isOmaError } from '../errors.ts';
 import { registerFakeModelCommand } from './fake-model.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerWorkerCommand } from './worker.ts';
 import { registerKeyCommands, registerWorkspaceCommands } from './keys.ts';
 import { registerServeCommand } from './serve.ts';
 
@@ -48,6 +49,7 @@ registerKeyCommands(program);
 registerWorkspaceCommands(program);
 registerFakeModelCommand(program);
 registerDemoCommand(program);
+registerWorkerCommand(program);
 
 program.exitOverride();
 try {

@@ -176,7 +176,7 @@ export async function appendClientEvents(deps: ApiDeps, session: SessionRow, eve
   await requestWake(deps.db, session.id);
   const lastSeq = await deps.sessionLog.append(session.id, logEvents);
   deps.onWake?.(session.id); // at once; and again once the wake surely exists (a brain may have just removed it)
-  await requestWake(deps.db, session.id);
+  await requestWake(deps.db, session.id, { notify: true });
   deps.onWake?.(session.id);
   const outcomes = logEvents.filter((event) => event.type === 'user.define_outcome');
   if (outcomes.length > 0) {

@@ -71,14 +71,18 @@ export async function insertResource(tx: Queryable, sessionId: string, workspace
   );
 }
 
-/** Ask for the session's brain to run. Upserted before the input that needs it is appended. */
-export async function requestWake(db: Queryable, sessionId: string) {
+/** Where a wake is announced to every oma process's brains (one notification per wake, never per event). */
+export const WAKE_CHANNEL = 'oma_wake';
+
+/**
+ * Ask for the session's brain to run. Upserted before the input that needs it is appended, and again
+ * after, then with `notify`: brains in other processes hear of it at once (on commit).
+ */
+export async function requestWake(db: Queryable, sessionId: string, options: { notify?: boolean } = {}) {
   try {
-    await db.query(
-      `INSERT INTO session_wakes (session_id) VALUES ($1)
-       ON CONFLICT (session_id) DO UPDATE SET requested_at = now(), requests = session_wakes.requests + 1`,
-      [sessionId],
-    );
+    const upsert = `INSERT INTO session_wakes (session_id) VALUES ($1)
+       ON CONFLICT (session_id) DO UPDATE SET requested_at = now(), requests = session_wakes.requests + 1`;
+    await db.query(options.notify ? `WITH wake AS (${upsert} RETURNING session_id) SELECT pg_notify('${WAKE_CHANNEL}', session_id) FROM wake` : upsert, [sessionId]);
   } catch (error) {
     // The session was deleted a moment ago.
     if ((error as { code?: string }).code === '23503') throw new OmaError('not_found', `no session ${sessionId}`, { details: { error_code: 'session_not_found' } });
