@@ -120,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       leaseTtlMs: integer('OMA_LEASE_TTL_MS', env.OMA_LEASE_TTL_MS, DEFAULT_BRAIN_OPTIONS.leaseTtlMs, 300, 3_600_000),
       toolTimeoutMs: integer('OMA_TOOL_TIMEOUT_MS', env.OMA_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.toolTimeoutMs, 1, 86_400_000),
       maxToolOutputBytes: integer('OMA_MAX_TOOL_OUTPUT_BYTES', env.OMA_MAX_TOOL_OUTPUT_BYTES, DEFAULT_BRAIN_OPTIONS.maxToolOutputBytes, 1024, 1024 ** 3),
+      maxWakeAttempts: integer('OMA_MAX_WAKE_ATTEMPTS', env.OMA_MAX_WAKE_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxWakeAttempts, 1, 1000),
     },
     ...overrides,
   };

@@ -85,6 +85,12 @@ export class Brain {
       const run = new SessionRun({ ...this.deps, tools, options: this.options }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
       active = run;
+      if (lease.attempts > this.options.maxWakeAttempts) {
+        // Every brain before this one died holding the session without getting anywhere: end the turn, say why.
+        await run.fail(new Error(`its brain stopped ${lease.attempts - 1} times in a row without making progress (the process running it died each time); the turn was ended so that the session does not stay running`));
+        if ((await completeWake(db, lease)) === 'again') await releaseLease(db, lease);
+        return;
+      }
       for (let first = true; ; first = false) {
         await run.untilDone({ fresh: first }); // the log was just read; later rounds catch up first
         if (stopping.aborted) break;

@@ -14,7 +14,7 @@ export interface Lease {
   generation: number;
   /** The row's request count when claimed: a higher count at release means new work arrived. */
   requests: number;
-  /** How many times this wake was claimed without being completed. */
+  /** Claims in a row that made no progress (the log did not grow since the previous claim); 1 for a fresh one. */
   attempts: number;
 }
 
@@ -36,14 +36,15 @@ export async function claimWake(db: Queryable, owner: string, ttlMs: number, ses
   const only = sessionId === undefined ? '' : `AND w.session_id = $${params.push(sessionId)}`;
   const { rows } = await db.query<LeaseRow>(
     `WITH next AS (
-       SELECT w.session_id, GREATEST(w.generation, COALESCE(l.fence, 0)) + 1 AS generation
+       SELECT w.session_id, GREATEST(w.generation, COALESCE(l.fence, 0)) + 1 AS generation, COALESCE(l.last_seq, 0) AS last_seq,
+         CASE WHEN COALESCE(l.last_seq, 0) > w.claimed_seq THEN 1 ELSE w.attempts + 1 END AS attempts
        FROM session_wakes w LEFT JOIN session_logs l ON l.session_id = w.session_id
        WHERE (w.leased_until IS NULL OR w.leased_until < now()) ${only}
        ORDER BY w.requested_at LIMIT 1
        FOR UPDATE OF w SKIP LOCKED
      ), claimed AS (
        UPDATE session_wakes w SET generation = next.generation, leased_by = $1,
-         leased_until = now() + make_interval(secs => $2), attempts = w.attempts + 1
+         leased_until = now() + make_interval(secs => $2), attempts = next.attempts, claimed_seq = next.last_seq
        FROM next WHERE w.session_id = next.session_id
        RETURNING w.session_id, w.generation, w.requests, w.attempts
      ), fenced AS (

@@ -15,6 +15,8 @@ export interface BrainOptions {
   toolTimeoutMs: number;
   /** Tool output beyond this many bytes keeps its end, after a marker. */
   maxToolOutputBytes: number;
+  /** Claims of a session in a row whose brain died without appending anything, before its turn is ended with an error. */
+  maxWakeAttempts: number;
 }
 
 export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
@@ -26,4 +28,5 @@ export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
   leaseTtlMs: 15_000,
   toolTimeoutMs: 10 * 60_000,
   maxToolOutputBytes: 100 * 1024,
+  maxWakeAttempts: 5,
 };

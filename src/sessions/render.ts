@@ -36,8 +36,21 @@ export interface ResourceRow {
   updated_at: Date;
 }
 
+/**
+ * A session's status as clients see it. The brain records `running`; when no brain holds the session
+ * any more (its process died and no other has taken the wake over yet, e.g. no worker is alive), it
+ * is shown as `rescheduling`, until a brain takes it again and continues.
+ */
+export const STATUS_SQL =
+  "CASE WHEN sessions.status = 'running' AND NOT EXISTS (SELECT 1 FROM session_wakes w WHERE w.session_id = sessions.id AND w.leased_until > now()) THEN 'rescheduling' ELSE sessions.status END";
+
+/** Running or about to run again: what may not be changed, archived or deleted under it. */
+export function isBusy(status: SessionStatus): boolean {
+  return status === 'running' || status === 'rescheduling';
+}
+
 export const SESSION_COLUMNS =
-  'id, workspace_id, agent_id, agent_version, primary_thread_id, agent, environment_id, title, metadata, vault_ids, budget, status, usage, ' +
+  `id, workspace_id, agent_id, agent_version, primary_thread_id, agent, environment_id, title, metadata, vault_ids, budget, ${STATUS_SQL} AS status, usage, ` +
   'outcome_evaluations, active_seconds, created_at, updated_at, archived_at, terminated_at';
 
 export const RESOURCE_COLUMNS = 'id, session_id, type, body, created_at, updated_at';

@@ -9,7 +9,7 @@ import { isOmaError, OmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { replaceTools, resolveSessionAgent, type SessionAgent } from './agent.ts';
 import { appendClientEvents, assertWritable, checkFileReferences, listEvents, parseEvents, sendEvents } from './events.ts';
-import { renderSession, SESSION_COLUMNS, type SessionRow } from './render.ts';
+import { isBusy, renderSession, SESSION_COLUMNS, STATUS_SQL, type SessionRow } from './render.ts';
 import { buildResource, resourceRoutes } from './resources.ts';
 import { CreateSession, UpdateSession } from './schema.ts';
 import { deleteSession, getResources, getSessionRow, insertSession, setStatus, type NewResource } from './store.ts';
@@ -86,7 +86,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     for (const status of statuses) {
       if (!['idle', 'running', 'rescheduling', 'terminated'].includes(status)) throw new OmaError('invalid_request', `statuses: ${JSON.stringify(status)} is not a session status`);
     }
-    if (statuses.length > 0) conditions.push(`status = ANY($${params.push(statuses)}::text[])`);
+    if (statuses.length > 0) conditions.push(`${STATUS_SQL} = ANY($${params.push(statuses)}::text[])`);
     const agentId = query.string('agent_id');
     const agentVersion = query.integer('agent_version', { min: 1 });
     if (agentVersion !== undefined && agentId === undefined) throw new OmaError('invalid_request', 'agent_version needs agent_id');
@@ -133,7 +133,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
         if (JSON.stringify(body.budget) !== JSON.stringify(row.budget)) changes.budget = body.budget;
       }
       if (body.agent && (body.agent.tools !== undefined || body.agent.mcp_servers !== undefined)) {
-        if (row.status === 'running') throw new OmaError('invalid_request', `session ${id} is running; change its tools when it is idle (they apply from the next turn)`);
+        if (isBusy(row.status)) throw new OmaError('invalid_request', `session ${id} is running; change its tools when it is idle (they apply from the next turn)`);
         const agent = structuredClone(row.agent) as SessionAgent;
         replaceTools(agent, body.agent, 'agent');
         if (JSON.stringify(agent) !== JSON.stringify(row.agent)) changes.agent = agent;
@@ -159,7 +159,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     const id = c.req.param('session_id');
     const row = await getSessionRow(deps.db, workspace(c), id);
     if (!row.archived_at) {
-      if (row.status === 'running') throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before archiving`);
+      if (isBusy(row.status)) throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before archiving`);
       // The terminal event closes the log in the same step, so no send can land after it, and of
       // concurrent archives only one records it.
       await ignoreClosed(deps.sessionLog.append(id, [{ type: 'session.status_terminated', payload: {} }], { close: true }));
@@ -171,7 +171,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
   routes.delete('/:session_id', async (c) => {
     const id = c.req.param('session_id');
     const row = await getSessionRow(deps.db, workspace(c), id);
-    if (row.status === 'running') throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before deleting`);
+    if (isBusy(row.status)) throw new OmaError('invalid_request', `session ${id} is running; interrupt it or wait for it to go idle before deleting`);
     // Open streams see the deletion before the log is gone (an archived session's log is already closed).
     await ignoreClosed(deps.sessionLog.append(id, [{ type: 'session.deleted', payload: {} }], { close: true }));
     await deleteSession(deps.db, id);

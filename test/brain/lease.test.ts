@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Brain } from '../../src/brain/brain.ts';
+import { claimWake } from '../../src/brain/lease.ts';
 import { skipPostgres } from '../../src/testing/databases.ts';
 import { EchoSandboxProvider } from '../../src/testing/echo-sandbox.ts';
 import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
@@ -32,6 +33,57 @@ for (const storage of ['pglite', 'postgres'] as const) {
 
     async function expireLease(sessionId: string) {
       await oma.db.query("UPDATE session_wakes SET leased_until = now() - interval '1 second' WHERE session_id = $1", [sessionId]);
+    }
+
+    /** A brain that claims the session and dies at once, appending nothing. */
+    async function dieHolding(sessionId: string) {
+      assert.ok(await claimWake(oma.db, 'dies', 60_000, sessionId));
+      await expireLease(sessionId);
+    }
+
+    it('[CRASH-1] brains that keep dying without progress: after the bounded attempts the turn ends with the reason; progress resets the count', async () => {
+      const stuck = await waitingSession('hello');
+      for (let n = 0; n < 3; n++) await dieHolding(stuck);
+      const last = brain('survivor', [{ content: [{ type: 'text', text: 'never asked' }] }]);
+      const ended = new Brain({ db: oma.db, log: oma.sessionLog, model: last.model, sandboxes: last.sandbox, owner: 'survivor', options: { leaseTtlMs: 60_000, maxWakeAttempts: 3 } });
+      assert.equal(await ended.wake(stuck), true);
+      assert.equal(last.model.requests.length, 0, 'the model is not called again');
+      const events = (await listAll(oma.client, stuck)) as Record<string, any>[];
+      const error = events.find((event) => event.type === 'session.error');
+      assert.match(error?.error.message ?? '', /stopped 3 times in a row without making progress/);
+      assert.equal(error?.error.retry_status.type, 'exhausted');
+      assert.deepEqual(events.at(-1)?.stop_reason, { type: 'retries_exhausted' });
+      assert.equal((await oma.client.beta.sessions.retrieve(stuck)).status, 'idle');
+
+      const moving = await waitingSession('hello');
+      for (let n = 0; n < 3; n++) {
+        await dieHolding(moving);
+        await oma.sessionLog.append(moving, [{ type: 'oma.span', payload: { name: 'progress' } }]); // each brain got somewhere
+      }
+      const lease = await claimWake(oma.db, 'next', 60_000, moving);
+      assert.equal(lease?.attempts, 1, 'progress resets the count');
+    });
+
+    it('[CRASH-2] running with an expired lease and no take-over shows as rescheduling, and resumes when a brain takes it', async () => {
+      const sessionId = await waitingSession('hello');
+      assert.ok(await claimWake(oma.db, 'dies', 60_000, sessionId));
+      await oma.db.query("UPDATE sessions SET status = 'running' WHERE id = $1", [sessionId]); // as its brain had set it
+      assert.equal((await oma.client.beta.sessions.retrieve(sessionId)).status, 'running', 'held: running');
+      await expireLease(sessionId);
+      assert.equal((await oma.client.beta.sessions.retrieve(sessionId)).status, 'rescheduling');
+      const listed = await listAllSessions({ statuses: ['rescheduling'] });
+      assert.ok(listed.includes(sessionId));
+      await assert.rejects(oma.client.beta.sessions.delete(sessionId), /is running/);
+      const { brain: next } = brain('next', [{ content: [{ type: 'text', text: 'back' }] }]);
+      assert.equal(await next.wake(sessionId), true);
+      assert.equal((await oma.client.beta.sessions.retrieve(sessionId)).status, 'idle');
+      assert.ok(!(await listAllSessions({ statuses: ['rescheduling'] })).includes(sessionId));
+    });
+
+    async function listAllSessions(query: { statuses: ('idle' | 'running' | 'rescheduling' | 'terminated')[] }) {
+      const ids: string[] = [];
+      for await (const session of oma.client.beta.sessions.list(query as never)) ids.push(session.id);
+      return ids;
     }
 
     it('[BRAIN-22] concurrent wakes of one session: exactly one brain claims and runs it', async () => {

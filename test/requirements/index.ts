@@ -1,5 +1,6 @@
 import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
+import { crashRequirements } from './crash.ts';
 import { handsRequirements } from './hands.ts';
 import { securityRequirements } from './security.ts';
 import { environmentsRequirements } from './environments.ts';
@@ -22,4 +23,5 @@ export const requirements: Record<string, string> = {
   ...brainRequirements,
   ...handsRequirements,
   ...securityRequirements,
+  ...crashRequirements,
 };
