@@ -44,7 +44,7 @@ export async function startBrains(config: Config, db: Db, log: SessionLog, previ
     previews,
     logger,
   });
-  const scheduler = new Scheduler(brain, { concurrency: config.brains, pollMs: db.kind === 'pglite' ? 200 : 500 }, logger);
+  const scheduler = new Scheduler(brain, { concurrency: config.brains, pollMs: config.wakePollMs }, logger);
   const unlisten = db.kind === 'postgres' ? await db.listen(WAKE_CHANNEL, () => scheduler.poke(), () => scheduler.poke()) : undefined;
   scheduler.start();
   return {

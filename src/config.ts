@@ -12,6 +12,8 @@ export interface Config {
   databaseUrl: string | undefined;
   /** PostgreSQL schema oma keeps its tables in (`OMA_DB_SCHEMA`, default `public`). */
   databaseSchema: string | undefined;
+  /** PostgreSQL connections this process may hold (`OMA_DB_POOL_SIZE`, default 16; one more listens for wakes). */
+  databasePoolSize: number;
   dataDir: string;
   /** Seeds an admin key of workspace `default`. */
   apiKey: string | undefined;
@@ -31,6 +33,8 @@ export interface Config {
   logLevel: string;
   /** Sessions this process runs at once (`OMA_BRAINS`; 0 = run no brains, API only). */
   brains: number;
+  /** How often idle brains look for due wakes that no notification announced (`OMA_WAKE_POLL_MS`; default 200 embedded, 500 on PostgreSQL). */
+  wakePollMs: number;
   brain: BrainOptions;
 }
 
@@ -88,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: env.HOST || '127.0.0.1',
     databaseUrl: env.DATABASE_URL || undefined,
     databaseSchema: env.OMA_DB_SCHEMA || undefined,
+    databasePoolSize: integer('OMA_DB_POOL_SIZE', env.OMA_DB_POOL_SIZE, 16, 2, 10_000),
     dataDir: resolve(env.OMA_DATA_DIR || '.oma'),
     apiKey: env.OMA_API_KEY || undefined,
     sandbox,
@@ -111,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     },
     logLevel: env.OMA_LOG_LEVEL || 'info',
     brains: integer('OMA_BRAINS', env.OMA_BRAINS, 4 * availableParallelism(), 0, 10_000),
+    wakePollMs: integer('OMA_WAKE_POLL_MS', env.OMA_WAKE_POLL_MS, env.DATABASE_URL ? 500 : 200, 10, 3_600_000),
     brain: {
       maxToolCallsPerTurn: integer('OMA_MAX_TOOL_CALLS_PER_TURN', env.OMA_MAX_TOOL_CALLS_PER_TURN, DEFAULT_BRAIN_OPTIONS.maxToolCallsPerTurn, 1, 1e6),
       maxModelAttempts: integer('OMA_MODEL_MAX_ATTEMPTS', env.OMA_MODEL_MAX_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxModelAttempts, 1, 100),

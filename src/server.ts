@@ -33,7 +33,7 @@ export type OmaParts = BrainParts;
 
 /** Everything `oma serve` runs, in-process: database, session log, HTTP API, brains. */
 export async function startOma(config: Config, logger?: Logger, parts: OmaParts = {}): Promise<RunningOma> {
-  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+  const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   let sessionLog: SessionLog | undefined;
   try {
     if (config.apiKey) {
@@ -41,6 +41,9 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       if (seeded.revoked_at) logger?.warn({ keyId: seeded.id }, 'OMA_API_KEY was revoked and stays revoked; set a new one');
     }
     sessionLog = await openSessionLog(db);
+    // Embedded, this process holds the data directory alone (its lock): leases still on record were
+    // a killed predecessor's. Take them back now rather than after their time-to-live.
+    if (db.kind === 'pglite') await db.query('UPDATE session_wakes SET leased_by = NULL, leased_until = NULL WHERE leased_until IS NOT NULL');
     const previews = new Previews();
     const brains = config.brains > 0 ? await startBrains(config, db, sessionLog, previews, parts, logger) : undefined;
     const app = createApp({

@@ -24,7 +24,7 @@ interface KeyOperations {
 async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<T>): Promise<T> {
   let db;
   try {
-    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+    db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema, poolSize: config.databasePoolSize });
   } catch (error) {
     if (isOmaError(error) && error.details?.error_code === 'data_dir_locked') return fn(viaServer(config, error));
     throw error;

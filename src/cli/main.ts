@@ -21,6 +21,7 @@ Environment:
   PORT, HOST          listen address (default 127.0.0.1:8080)
   DATABASE_URL        postgres://… to use PostgreSQL; unset = embedded PGlite in OMA_DATA_DIR
   OMA_DB_SCHEMA       PostgreSQL schema for oma's tables (default public)
+  OMA_DB_POOL_SIZE    PostgreSQL connections per process (default 16, plus one listening for wakes)
   OMA_DATA_DIR        PGlite directory (default ./.oma)
   OMA_API_KEY         seeds an admin API key of workspace "default"
   OMA_SANDBOX         bubblewrap (default) or process (development only; refused with OMA_MASTER_KEY set)
@@ -41,6 +42,8 @@ Environment:
   OMA_MODEL_MAX_ATTEMPTS, OMA_MODEL_RETRY_BASE_MS, OMA_MODEL_RETRY_MAX_MS   model retries (5 attempts, 1 s doubling, 30 s cap)
   OMA_MAX_TOKENS      max_tokens of each model request (default 16384)
   OMA_LEASE_TTL_MS    a brain's lease on a session, renewed every third of it (default 15000)
+  OMA_MAX_WAKE_ATTEMPTS   brains dying on a session without progress this often end its turn (default 5)
+  OMA_WAKE_POLL_MS    idle brains look for wakes no notification announced (default 200 embedded, 500 PostgreSQL)
   OMA_TOOL_TIMEOUT_MS, OMA_MAX_TOOL_OUTPUT_BYTES   per tool call (10 min; 100 KiB, the end kept)`,
   );
 

@@ -24,7 +24,7 @@ export function registerWorkerCommand(program: Command) {
       }
       if (config.brains === 0) throw new OmaError('invalid_request', 'oma worker runs brains: OMA_BRAINS must be at least 1');
       const logger = createLogger(config.logLevel);
-      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+      const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema, poolSize: config.databasePoolSize });
       const log = await openSessionLog(db);
       const brains = await startBrains(config, db, log, new Previews(), {}, logger);
       console.log(`oma worker ${process.pid}: ${config.brains} brains on ${db.description}; sandbox provider: ${config.sandbox}`);

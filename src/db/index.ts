@@ -11,7 +11,9 @@ export interface OpenDbOptions {
   /** PGlite directory (created if missing). */
   dataDir: string;
   /** PostgreSQL schema, for tests that need a fresh one. */
-  schema?: string;
+  schema?: string | undefined;
+  /** PostgreSQL pool size (default 16). */
+  poolSize?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function openDb(options: OpenDbOptions): Promise<Db> {
       throw new OmaError('invalid_request', 'DATABASE_URL must start with postgres:// or postgresql://');
     }
     const { openPostgres } = await import('./postgres.ts');
-    db = await openPostgres(url, { schema: options.schema });
+    db = await openPostgres(url, { schema: options.schema, max: options.poolSize });
   } else {
     const { openPglite } = await import('./pglite.ts');
     db = await openPglite(options.dataDir);

@@ -53,3 +53,18 @@ export async function startOmaProcess(env: Record<string, string | undefined>, t
     }
   }
 }
+
+/** `oma worker`; resolves once it runs brains. */
+export async function startOmaWorker(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<OmaProcess> {
+  const run = runOma(['worker'], env);
+  const deadline = Date.now() + timeoutMs;
+  while (!run.stdout().includes('oma worker')) {
+    const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);
+    if (ended !== 'waiting') throw new Error(`oma worker exited (${String(ended)}) before starting:\n${run.stdout()}\n${run.stderr()}`);
+    if (Date.now() > deadline) {
+      run.child.kill('SIGKILL');
+      throw new Error(`oma worker did not start within ${timeoutMs} ms:\n${run.stdout()}\n${run.stderr()}`);
+    }
+  }
+  return run;
+}
