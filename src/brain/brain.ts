@@ -5,7 +5,7 @@ import type { Model } from '../model/interface.ts';
 import type { EnvironmentPackages, SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
 import { readFileContent } from '../files/store.ts';
 import type { SessionLog } from '../session/interface.ts';
-import { claimWake, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
+import { claimWake, claimWakes, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
 import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import type { SearchProvider } from './web.ts';
@@ -47,9 +47,9 @@ export class Brain {
     return true;
   }
 
-  /** Claim the oldest due wake of any session, if any. */
-  claimNext(): Promise<Lease | undefined> {
-    return claimWake(this.deps.db, this.deps.owner, this.options.leaseTtlMs);
+  /** Claim the oldest due wakes of any sessions, up to `limit`. */
+  claimNext(limit = 1): Promise<Lease[]> {
+    return claimWakes(this.deps.db, this.deps.owner, this.options.leaseTtlMs, { limit });
   }
 
   /**

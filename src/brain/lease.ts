@@ -32,15 +32,23 @@ const toLease = (row: LeaseRow): Lease => ({ sessionId: row.session_id, generati
  * Undefined when there is none, or every due one is being claimed by someone else right now.
  */
 export async function claimWake(db: Queryable, owner: string, ttlMs: number, sessionId?: string): Promise<Lease | undefined> {
-  const params: unknown[] = [owner, ttlMs / 1000];
-  const only = sessionId === undefined ? '' : `AND w.session_id = $${params.push(sessionId)}`;
+  return (await claimWakes(db, owner, ttlMs, { sessionId, limit: 1 }))[0];
+}
+
+/**
+ * Claim up to `limit` due wakes in one statement (a worker with many free brains fills them in one
+ * round trip), oldest request first; rows others are claiming right now are skipped, not waited for.
+ */
+export async function claimWakes(db: Queryable, owner: string, ttlMs: number, options: { limit: number; sessionId?: string | undefined }): Promise<Lease[]> {
+  const params: unknown[] = [owner, ttlMs / 1000, options.limit];
+  const only = options.sessionId === undefined ? '' : `AND w.session_id = $${params.push(options.sessionId)}`;
   const { rows } = await db.query<LeaseRow>(
     `WITH next AS (
        SELECT w.session_id, GREATEST(w.generation, COALESCE(l.fence, 0)) + 1 AS generation, COALESCE(l.last_seq, 0) AS last_seq,
          CASE WHEN COALESCE(l.last_seq, 0) > w.claimed_seq THEN 1 ELSE w.attempts + 1 END AS attempts
        FROM session_wakes w LEFT JOIN session_logs l ON l.session_id = w.session_id
        WHERE (w.leased_until IS NULL OR w.leased_until < now()) ${only}
-       ORDER BY w.requested_at LIMIT 1
+       ORDER BY w.requested_at LIMIT $3
        FOR UPDATE OF w SKIP LOCKED
      ), claimed AS (
        UPDATE session_wakes w SET generation = next.generation, leased_by = $1,
@@ -48,13 +56,14 @@ export async function claimWake(db: Queryable, owner: string, ttlMs: number, ses
        FROM next WHERE w.session_id = next.session_id
        RETURNING w.session_id, w.generation, w.requests, w.attempts
      ), fenced AS (
-       INSERT INTO session_logs (session_id, fence) SELECT session_id, generation FROM claimed
+       -- log heads in session id order, as appends lock them (see session/postgres-append.ts)
+       INSERT INTO session_logs (session_id, fence) SELECT session_id, generation FROM claimed ORDER BY session_id
        ON CONFLICT (session_id) DO UPDATE SET fence = GREATEST(session_logs.fence, EXCLUDED.fence)
      )
      SELECT * FROM claimed`,
     params,
   );
-  return rows[0] ? toLease(rows[0]) : undefined;
+  return rows.map(toLease);
 }
 
 /** Extend the lease. False when it was lost (taken over after it expired): stop at once. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Brain } from './brain.ts';
+import type { Lease } from './lease.ts';
 
 export interface SchedulerOptions {
   /** Sessions run at once by this process. */
@@ -59,25 +60,28 @@ export class Scheduler {
         continue;
       }
       this.poked = false;
-      let lease;
+      let leases: Lease[] = [];
       try {
-        lease = await this.brain.claimNext();
+        // As many as there are free brains, in one round trip.
+        leases = await this.brain.claimNext(this.options.concurrency - this.running.size);
       } catch (error) {
         if (this.stopClaiming) break;
-        this.logger?.error({ err: error }, 'claiming a wake failed');
+        this.logger?.error({ err: error }, 'claiming wakes failed');
       }
-      if (!lease) {
+      if (leases.length === 0) {
         if (!this.poked) await this.sleep();
         continue;
       }
-      const task = this.brain
-        .run(lease, this.shutdown.signal)
-        .catch((error) => this.logger?.error({ err: error, sessionId: lease.sessionId }, 'brain run failed'))
-        .finally(() => {
-          this.running.delete(task);
-          this.wakeUp?.();
-        });
-      this.running.add(task);
+      for (const lease of leases) {
+        const task = this.brain
+          .run(lease, this.shutdown.signal)
+          .catch((error) => this.logger?.error({ err: error, sessionId: lease.sessionId }, 'brain run failed'))
+          .finally(() => {
+            this.running.delete(task);
+            this.wakeUp?.();
+          });
+        this.running.add(task);
+      }
     }
   }
 

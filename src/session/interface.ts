@@ -58,6 +58,13 @@ export interface AppendOptions {
    * log, `close` or not, is rejected the same way.
    */
   close?: boolean;
+  /**
+   * Also request the session's brain (its `session_wakes` row, and a notification to every process
+   * on PostgreSQL) in the same transaction as the append: client input is never in the log without a
+   * wake, whatever dies when. Such an append is committed on its own, not grouped with others. The
+   * in-memory log has no brains and ignores it.
+   */
+  wake?: boolean;
 }
 
 export interface ReadOptions {

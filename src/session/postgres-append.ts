@@ -1,6 +1,7 @@
 import type { Db } from '../db/interface.ts';
 import type { NewEvent } from './interface.ts';
 import { closedLog, duplicateId, staleFence, staleSeq } from './validate.ts';
+import { WAKE_NOTIFY_SQL } from './wakes.ts';
 
 /**
  * Group commit for session log appends. Concurrent appends to different sessions are combined into
@@ -45,6 +46,8 @@ export interface AppendRequest {
   expectedSeq: number | undefined;
   fence: number | undefined;
   close: boolean;
+  /** Request the session's brain in the same transaction (committed alone). */
+  wake: boolean;
 }
 
 export interface AppendResult {
@@ -99,7 +102,9 @@ export class GroupCommitter {
       const batch: Pending[] = [];
       const waiting: Pending[] = [];
       for (const request of this.queue) {
-        if (batch.length < this.maxBatch && !this.busySessions.has(request.sessionId)) {
+        // A waking append (client input, rare) goes alone, in a transaction with its wake.
+        const fits = batch.length === 0 || (batch.length < this.maxBatch && !request.wake && !batch[0]!.wake);
+        if (fits && !this.busySessions.has(request.sessionId)) {
           this.busySessions.add(request.sessionId);
           batch.push(request);
         } else {
@@ -154,11 +159,24 @@ export class GroupCommitter {
         `{"i":${i},"session_id":${JSON.stringify(request.sessionId)},"n":${request.events.length},` +
         `"expected":${request.expectedSeq ?? null},"fence":${request.fence ?? null},"close":${request.close},"events":${request.json}}`,
     );
-    const { rows } = await this.db.query<{ i: number; last_seq: number; last_at: Date }>(APPEND_SQL, [
-      `[${input.join(',')}]`,
-      batch.map((request) => request.sessionId),
-    ]);
-    return rows;
+    const params = [`[${input.join(',')}]`, batch.map((request) => request.sessionId)];
+    type Row = { i: number; last_seq: number; last_at: Date };
+    if (!batch[0]!.wake) return (await this.db.query<Row>(APPEND_SQL, params)).rows;
+    // The wake first: the same lock order as a brain's claim (wake row, then the log's head). Nothing
+    // appended (the head is missing or a check failed): the wake is rolled back too, see commit().
+    const nothing = new Error('nothing appended');
+    try {
+      return await this.db.transaction(async (tx) => {
+        await tx.query(WAKE_NOTIFY_SQL, [batch[0]!.sessionId]);
+        const { rows } = await tx.query<Row>(APPEND_SQL, params);
+        if (rows.length === 0) throw nothing;
+        return rows;
+      });
+    } catch (error) {
+      if (error === nothing) return [];
+      if ((error as { code?: string }).code === '23503') throw closedLog(batch[0]!.sessionId); // the session was deleted meanwhile
+      throw error;
+    }
   }
 
   /** Nothing was written for `request`: create the session's head, or throw the conflict. */

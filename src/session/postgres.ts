@@ -61,6 +61,7 @@ export class PostgresSessionLog implements SessionLog {
       expectedSeq: options.expectedSeq,
       fence: options.fence,
       close: options.close ?? false,
+      wake: options.wake ?? false,
     });
     if (this.live.has(sessionId)) {
       const first = lastSeq - prepared.length + 1;

@@ -11,7 +11,7 @@ import { newId } from '../ids.ts';
 import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import { parseEvent, type SendableEvent } from './event-params.ts';
 import { renderEvent, type SessionRow } from './render.ts';
-import { getSessionRow, isSelfHosted, requestWake } from './store.ts';
+import { getSessionRow, isSelfHosted } from './store.ts';
 
 /** Sending events to a session and listing them (spec §5.1, §5.2). */
 
@@ -171,12 +171,9 @@ export function toLogEvents(events: SendableEvent[]): NewEvent[] {
 /** Append client events to a session, waking its brain first so that no input is left unseen. */
 export async function appendClientEvents(deps: ApiDeps, session: SessionRow, events: SendableEvent[]): Promise<StoredEvent[]> {
   const logEvents = toLogEvents(events);
-  // Before the append, so a crash right after it cannot leave the input without a wake; and after
-  // it, so a brain that finished while we appended (and removed the wake) is asked again.
-  await requestWake(deps.db, session.id);
-  const lastSeq = await deps.sessionLog.append(session.id, logEvents);
-  deps.onWake?.(session.id); // at once; and again once the wake surely exists (a brain may have just removed it)
-  await requestWake(deps.db, session.id, { notify: true });
+  // The wake is requested in the append's own transaction (and announced to every process on commit):
+  // input never sits in the log without one, whatever dies when (decision 0011).
+  const lastSeq = await deps.sessionLog.append(session.id, logEvents, { wake: true });
   deps.onWake?.(session.id);
   const outcomes = logEvents.filter((event) => event.type === 'user.define_outcome');
   if (outcomes.length > 0) {

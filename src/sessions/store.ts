@@ -2,6 +2,7 @@ import type { Db, Queryable } from '../db/interface.ts';
 import { getEnvironment } from '../environments/store.ts';
 import { OmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { WAKE_NOTIFY_SQL, WAKE_UPSERT_SQL } from '../session/wakes.ts';
 import { RESOURCE_COLUMNS, SESSION_COLUMNS, type ResourceRow, type SessionRow, type SessionStatus } from './render.ts';
 
 /** Session rows and their resources. Every query is scoped to the caller's workspace. */
@@ -71,18 +72,15 @@ export async function insertResource(tx: Queryable, sessionId: string, workspace
   );
 }
 
-/** Where a wake is announced to every oma process's brains (one notification per wake, never per event). */
-export const WAKE_CHANNEL = 'oma_wake';
+export { WAKE_CHANNEL } from '../session/wakes.ts';
 
 /**
- * Ask for the session's brain to run. Upserted before the input that needs it is appended, and again
- * after, then with `notify`: brains in other processes hear of it at once (on commit).
+ * Ask for the session's brain to run (with `notify`, brains in other processes hear of it at once, on
+ * commit). Client input does not need this: its append requests the wake atomically (`wake: true`).
  */
 export async function requestWake(db: Queryable, sessionId: string, options: { notify?: boolean } = {}) {
   try {
-    const upsert = `INSERT INTO session_wakes (session_id) VALUES ($1)
-       ON CONFLICT (session_id) DO UPDATE SET requested_at = now(), requests = session_wakes.requests + 1`;
-    await db.query(options.notify ? `WITH wake AS (${upsert} RETURNING session_id) SELECT pg_notify('${WAKE_CHANNEL}', session_id) FROM wake` : upsert, [sessionId]);
+    await db.query(options.notify ? WAKE_NOTIFY_SQL : WAKE_UPSERT_SQL, [sessionId]);
   } catch (error) {
     // The session was deleted a moment ago.
     if ((error as { code?: string }).code === '23503') throw new OmaError('not_found', `no session ${sessionId}`, { details: { error_code: 'session_not_found' } });

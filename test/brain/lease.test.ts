@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Brain } from '../../src/brain/brain.ts';
-import { claimWake } from '../../src/brain/lease.ts';
+import { claimWake, claimWakes, completeWake } from '../../src/brain/lease.ts';
+import { newId } from '../../src/ids.ts';
+import { WAKE_CHANNEL } from '../../src/session/wakes.ts';
 import { skipPostgres } from '../../src/testing/databases.ts';
 import { EchoSandboxProvider } from '../../src/testing/echo-sandbox.ts';
 import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
@@ -134,6 +136,45 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.equal(results.length, 1);
       assert.equal(results[0].is_error, false);
       assert.deepEqual(second.sandbox.calls.map((call) => call.name), ['read']);
+    });
+
+    it('a brain with free slots claims several due wakes in one statement, oldest first, and each once', async () => {
+      const ids = [];
+      for (const text of ['a', 'b', 'c']) ids.push(await waitingSession(text));
+      await oma.db.query("UPDATE session_wakes SET requested_at = now() - interval '1 hour' WHERE session_id = ANY($1)", [ids]);
+      await oma.db.query("UPDATE session_wakes SET requested_at = requested_at + (array_position($1::text[], session_id) * interval '1 second') WHERE session_id = ANY($1)", [ids]);
+      const first = await claimWakes(oma.db, 'many', 60_000, { limit: 2 });
+      assert.deepEqual(first.map((lease) => lease.sessionId), ids.slice(0, 2));
+      const [second, third] = await Promise.all([claimWakes(oma.db, 'many', 60_000, { limit: 5 }), claimWakes(oma.db, 'other', 60_000, { limit: 5 })]);
+      assert.deepEqual([...second, ...third].map((lease) => lease.sessionId), ids.slice(2), 'the rest, to one claimant only');
+      for (const lease of [...first, ...second, ...third]) assert.equal(await completeWake(oma.db, lease), 'done');
+    });
+
+    it('[CRASH-7] client input and its wake are one transaction: a brain that just finished cannot leave the input unseen, and a failed append requests nothing', async () => {
+      const session = await newSession(oma.client);
+      const [first, second] = [newId('sevt'), newId('sevt')];
+      const wake = async () => (await oma.db.query<{ requests: string }>('SELECT requests FROM session_wakes WHERE session_id = $1', [session.id])).rows[0];
+      const notified: string[] = [];
+      const unlisten = storage === 'postgres' ? await oma.db.listen(WAKE_CHANNEL, (payload) => notified.push(payload)) : undefined;
+      try {
+        await oma.sessionLog.append(session.id, [{ id: first, type: 'user.message', payload: { content: [{ type: 'text', text: 'one' }] } }], { wake: true });
+        assert.equal(Number((await wake())?.requests), 1, 'the append requested the wake');
+        // A brain that finishes now (its claim saw the first request) must not remove the wake of input appended after its read.
+        const lease = await claimWake(oma.db, 'finishing', 60_000, session.id);
+        assert.ok(lease);
+        await oma.sessionLog.append(session.id, [{ id: second, type: 'user.message', payload: { content: [{ type: 'text', text: 'two' }] } }], { wake: true });
+        assert.equal(await completeWake(oma.db, lease), 'again', 'the brain runs once more');
+        // The same event id again fails the append: the wake request is rolled back with it.
+        await oma.db.query('DELETE FROM session_wakes WHERE session_id = $1', [session.id]);
+        await assert.rejects(oma.sessionLog.append(session.id, [{ id: second, type: 'user.message', payload: {} }], { wake: true }));
+        assert.equal(await wake(), undefined, 'no wake without the input');
+        if (unlisten) {
+          await waitUntil(() => notified.length >= 2);
+          assert.deepEqual(notified.slice(0, 2), [session.id, session.id], 'each waking append was announced on commit');
+        }
+      } finally {
+        await unlisten?.();
+      }
     });
   });
 }

@@ -14,7 +14,7 @@ import { API_KEY, checkSession, crashClient, driveSession, persist, ResumingStre
  * a shorter run that fits CI.
  */
 const FULL = process.env.CRASH_FULL === '1';
-const KILLS = Number(process.env.CRASH_KILLS ?? (FULL ? 50 : 8));
+const KILLS = Number(process.env.CRASH_KILLS ?? (FULL ? 50 : 6));
 const SESSIONS = Number(process.env.CRASH_SESSIONS ?? (FULL ? 20 : 6));
 const SESSIONS_PG = Number(process.env.CRASH_SESSIONS ?? (FULL ? 50 : 10));
 const TURNS = Number(process.env.CRASH_TURNS ?? (FULL ? 5 : 3));

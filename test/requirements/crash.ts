@@ -5,5 +5,6 @@ export const crashRequirements: Record<string, string> = {
   'CRASH-3': '`oma worker` runs brains only against DATABASE_URL, refuses PGlite with a clear message, and drains on SIGTERM (exit 0)',
   'CRASH-4': 'a wake in one process reaches an idle worker in another at once through a notification (not the poll)',
   'CRASH-5': 'embedded mode: oma serve killed with SIGKILL at random points across many turns and restarted: every session reaches its scripted end, no event id or seq twice, every tool use exactly one result, no side-effecting tool run twice, SSE clients resuming with Last-Event-ID see every event once',
+  'CRASH-7': 'client input and its wake request are committed in one transaction (with the notification on PostgreSQL): no crash can leave input in the log without a wake, and a failed append requests nothing',
   'CRASH-6': 'PostgreSQL mode: workers killed with SIGKILL repeatedly while sessions run: the same guarantees as CRASH-5',
 };
