@@ -14,9 +14,9 @@ import { API_KEY, checkSession, crashClient, driveSession, persist, ResumingStre
  * a shorter run that fits CI.
  */
 const FULL = process.env.CRASH_FULL === '1';
-const KILLS = Number(process.env.CRASH_KILLS ?? (FULL ? 50 : 6));
-const SESSIONS = Number(process.env.CRASH_SESSIONS ?? (FULL ? 20 : 6));
-const SESSIONS_PG = Number(process.env.CRASH_SESSIONS ?? (FULL ? 50 : 10));
+const KILLS = Number(process.env.CRASH_KILLS ?? (FULL ? 50 : 5));
+const SESSIONS = Number(process.env.CRASH_SESSIONS ?? (FULL ? 20 : 5));
+const SESSIONS_PG = Number(process.env.CRASH_SESSIONS ?? (FULL ? 50 : 8));
 const TURNS = Number(process.env.CRASH_TURNS ?? (FULL ? 5 : 3));
 const TTL_MS = 1_500;
 /** PostgreSQL mode kills only workers that have run at least this long. */
