@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freshPostgres, type TestPostgres } from '../../src/testing/databases.ts';
-import { runOma, startOmaProcess, type OmaProcess } from '../../src/testing/processes.ts';
+import { startOmaProcess, startOmaWorker, type OmaProcess } from '../../src/testing/processes.ts';
 
 /**
  * One measured set-up: a fresh PostgreSQL schema, one `oma serve` with no brains (the API the
@@ -95,15 +95,8 @@ export class Cluster {
   /** Start one more `oma worker`; resolves once it says it is ready. */
   async addWorker(): Promise<Worker> {
     const appName = `${this.appPrefix}_worker${++this.workerCount}`;
-    const run = runOma(['worker', '--grace', '2000'], { ...this.env(), OMA_BRAINS: String(this.options.brains), PGAPPNAME: appName });
+    const run = await startOmaWorker({ ...this.env(), OMA_BRAINS: String(this.options.brains), PGAPPNAME: appName }, READY_TIMEOUT_MS, ['--grace', '2000']);
     this.started.push(run);
-    const deadline = Date.now() + READY_TIMEOUT_MS;
-    for (;;) {
-      if (/oma worker \d+:/.test(run.stdout())) break;
-      const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);
-      if (ended !== 'waiting') throw new Error(`oma worker exited (${String(ended)}) before it was ready:\n${run.stdout()}\n${run.stderr()}`);
-      if (Date.now() > deadline) throw new Error(`oma worker was not ready within ${READY_TIMEOUT_MS} ms:\n${run.stdout()}\n${run.stderr()}`);
-    }
     const worker = { process: run, pid: run.child.pid!, appName };
     this.workers.push(worker);
     return worker;

@@ -26,7 +26,7 @@ import { Cluster } from './cluster.ts';
 import { drive, newIds, type DriveResult } from './driver.ts';
 import { ScaleModel } from './model.ts';
 import { cpuSeconds, Sampler, wakeActivity, type Usage, type WakeActivity } from './sampler.ts';
-import { Table, type Target } from './table.ts';
+import { Table, type Target } from '../lib/table.ts';
 import { measureTakeover, type TakeoverResult } from './takeover.ts';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -112,7 +112,7 @@ export async function main(): Promise<void> {
     `Load average at the start: ${loadAtStart}; at the end: ${loadAverage()} (this run's own load included); run took ${Math.round((performance.now() - began) / 1_000)} s.`,
   ];
   for (const note of notes) console.log(note);
-  table.print();
+  table.print({}, '–');
 }
 
 async function describePostgres(url: string): Promise<string> {

@@ -54,9 +54,9 @@ export async function startOmaProcess(env: Record<string, string | undefined>, t
   }
 }
 
-/** `oma worker`; resolves once it runs brains. */
-export async function startOmaWorker(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<OmaProcess> {
-  const run = runOma(['worker'], env);
+/** `oma worker [args]`; resolves once it runs brains. */
+export async function startOmaWorker(env: Record<string, string | undefined>, timeoutMs = 30_000, args: string[] = []): Promise<OmaProcess> {
+  const run = runOma(['worker', ...args], env);
   const deadline = Date.now() + timeoutMs;
   while (!run.stdout().includes('oma worker')) {
     const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);

@@ -42,15 +42,20 @@ export function crashClient(url: () => string): Anthropic {
   return new Anthropic({ baseURL: 'http://unused', apiKey: API_KEY, maxRetries: 0, fetch: (input, init) => fetch(String(input).replace('http://unused', url()), init) });
 }
 
-/** Retry an API call across restarts (connection refused, reset, 5xx) for up to `ms`. */
-export async function persist<T>(run: () => Promise<T>, ms = 120_000): Promise<T> {
+/** Retry an API call across restarts (connection refused, reset, 5xx) for up to `ms`; the error then says how often and why. */
+export async function persist<T>(run: () => Promise<T>, ms = 300_000): Promise<T> {
   const deadline = Date.now() + ms;
-  for (;;) {
+  const causes = new Map<string, number>();
+  for (let tries = 1; ; tries++) {
     try {
       return await run();
     } catch (error) {
       const status = (error as { status?: number }).status;
-      if ((status !== undefined && status < 500) || Date.now() > deadline) throw error;
+      if (status !== undefined && status < 500) throw error;
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const why = `${status ?? ''} ${cause?.code ?? cause?.message ?? (error as Error).message}`.trim();
+      causes.set(why, (causes.get(why) ?? 0) + 1);
+      if (Date.now() > deadline) throw new Error(`gave up after ${tries} tries in ${ms} ms: ${[...causes].map(([text, count]) => `${text} ×${count}`).join(', ')}`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -66,8 +71,8 @@ export async function listEvents(client: Anthropic, sessionId: string): Promise<
 
 /**
  * One session's client: sends turn after turn once the previous one ended — at least `minTurns`, and
- * more while `more()` (the kills go on) — deciding from the log (not from its own memory) whether a
- * turn's message was already sent, so a send cut by a restart is never sent twice.
+ * more while `more()` (the kills go on) — deciding from the log (not from its own memory, nor by
+ * retrying) whether a turn's message was already sent, so a send cut by a restart is never sent twice.
  */
 export async function driveSession(client: Anthropic, sessionId: string, tag: string, minTurns: number, more: () => boolean, stop: AbortSignal): Promise<void> {
   while (!stop.aborted) {
@@ -75,8 +80,12 @@ export async function driveSession(client: Anthropic, sessionId: string, tag: st
     const sent = events.filter((event) => event.type === 'user.message').length;
     const quiet = events.length === 0 || (events.at(-1)?.type === 'session.status_idle' && events.at(-1)?.stop_reason?.type === 'end_turn');
     if (quiet && sent >= minTurns && !more()) return;
-    if (quiet) await persist(() => client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: `[${tag}] turn ${sent}` }] }] }));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    if (quiet) {
+      // Sent once: a send cut by a restart may or may not have landed, and only the log can say
+      // (retrying it blindly is how a client would send a message twice).
+      await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: `[${tag}] turn ${sent}` }] }] }).catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
   }
 }
 

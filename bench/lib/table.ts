@@ -1,4 +1,4 @@
-/** The scale benchmark's table: one column per worker count, the issue's targets checked per column. */
+/** A result table for benchmarks: one column per thing compared, the issue's targets checked per column, printed as markdown. */
 
 export interface Target {
   text: string;
@@ -33,7 +33,8 @@ export class Table {
     }
   }
 
-  print() {
+  /** `skipped`: per column, what to show where nothing was recorded (why it was skipped); else `missing`. */
+  print(skipped: Record<string, string> = {}, missing = 'n/a') {
     console.log(`\n## ${this.title}\n`);
     console.log(`How measured: ${this.how}\n`);
     console.log(`| measure | ${this.columns.join(' | ')} | target |`);
@@ -47,7 +48,8 @@ export class Table {
         });
         target = `${row.target.text}${verdicts.length > 0 ? ` — ${verdicts.join(', ')}` : ''}`;
       }
-      console.log(`| ${row.measure} | ${this.columns.map((column) => row.cells[column] ?? '–').join(' | ')} | ${target} |`);
+      const cell = (column: string) => row.cells[column] ?? skipped[column] ?? missing;
+      console.log(`| ${row.measure} | ${this.columns.map(cell).join(' | ')} | ${target} |`);
     }
   }
 }
