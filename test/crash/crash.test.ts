@@ -19,6 +19,7 @@ const SESSIONS = Number(process.env.CRASH_SESSIONS ?? (FULL ? 20 : 5));
 const SESSIONS_PG = Number(process.env.CRASH_SESSIONS ?? (FULL ? 50 : 8));
 const TURNS = Number(process.env.CRASH_TURNS ?? (FULL ? 5 : 3));
 const TTL_MS = 1_500;
+const TEST_TIMEOUT_MS = FULL ? 1_800_000 : 600_000;
 /** PostgreSQL mode kills only workers that have run at least this long. */
 const MIN_UPTIME_MS = 2_000;
 
@@ -100,7 +101,7 @@ async function startSessions(client: ReturnType<typeof crashClient>, url: () => 
 }
 
 describe('crash: kill -9 anywhere', { skip: bwrapMissing() }, () => {
-  it('[CRASH-5] embedded: oma serve killed with SIGKILL at random points and restarted loses and repeats nothing', { timeout: 600_000 }, async (t) => {
+  it('[CRASH-5] embedded: oma serve killed with SIGKILL at random points and restarted loses and repeats nothing', { timeout: TEST_TIMEOUT_MS }, async (t) => {
     const model = await startCrashModel();
     cleanups.push(() => model.close());
     const dir = await freshPgliteDir();
@@ -130,7 +131,7 @@ describe('crash: kill -9 anywhere', { skip: bwrapMissing() }, () => {
     await server.exited;
   });
 
-  it('[CRASH-6] PostgreSQL: workers killed with SIGKILL repeatedly while sessions run lose and repeat nothing', { skip: skipPostgres, timeout: 600_000 }, async (t) => {
+  it('[CRASH-6] PostgreSQL: workers killed with SIGKILL repeatedly while sessions run lose and repeat nothing', { skip: skipPostgres, timeout: TEST_TIMEOUT_MS }, async (t) => {
     const model = await startCrashModel();
     cleanups.push(() => model.close());
     const database = freshPostgres({ prefix: 'oma_crash' });
