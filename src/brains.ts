@@ -10,7 +10,7 @@ import { AnthropicModel } from './model/anthropic.ts';
 import type { Model } from './model/interface.ts';
 import { openSandboxProvider, SandboxPool, type SandboxProvider } from './sandbox/index.ts';
 import type { SessionLog } from './session/interface.ts';
-import { WAKE_CHANNEL } from './sessions/store.ts';
+import { WAKE_CHANNEL } from './session/wakes.ts';
 
 /** What tests (and embedders) may swap: the model and the sandbox provider. */
 export interface BrainParts {

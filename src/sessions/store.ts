@@ -72,8 +72,6 @@ export async function insertResource(tx: Queryable, sessionId: string, workspace
   );
 }
 
-export { WAKE_CHANNEL } from '../session/wakes.ts';
-
 /**
  * Ask for the session's brain to run (with `notify`, brains in other processes hear of it at once, on
  * commit). Client input does not need this: its append requests the wake atomically (`wake: true`).
