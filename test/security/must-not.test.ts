@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cgroupSupport } from '../../src/sandbox/cgroups.ts';
@@ -187,7 +188,15 @@ describe('must-not: probes through the bash tool in bubblewrap sandboxes', { ski
     assert.match(result.output, /(^|\n)END$/, 'the probe ran to the end');
   }
 
-  const healthy = async () => (await fetch(`${oma.url}/healthz`)).status;
+  // A fresh connection each time: a kept-alive one can be closed by the server's idle timer just as a
+  // long synchronous host check ends (both timers run late, in this process), which is not ill health.
+  const healthy = () =>
+    new Promise<number>((resolve, reject) => {
+      get(`${oma.url}/healthz`, { agent: false }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      }).on('error', reject);
+    });
 
   // ---- SEC-1: environment ----
 
