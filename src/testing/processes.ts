@@ -38,33 +38,31 @@ export async function runOmaToEnd(args: string[], env: Record<string, string | u
   return { code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
+/** Wait until `run` prints `pattern` on stdout; the match. Fails (and kills it, after `timeoutMs`) when it does not. */
+async function waitForLine(run: OmaProcess, pattern: RegExp, what: string, timeoutMs: number): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = run.stdout().match(pattern);
+    if (match) return match;
+    const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);
+    if (ended !== 'waiting') throw new Error(`${what} exited (${String(ended)}) before starting:\n${run.stdout()}\n${run.stderr()}`);
+    if (Date.now() > deadline) {
+      run.child.kill('SIGKILL');
+      throw new Error(`${what} did not start within ${timeoutMs} ms:\n${run.stdout()}\n${run.stderr()}`);
+    }
+  }
+}
+
 /** `oma serve` on port 0; resolves once it listens, with its URL. */
 export async function startOmaProcess(env: Record<string, string | undefined>, timeoutMs = 30_000): Promise<OmaProcess & { url: string }> {
   const run = runOma(['serve'], { PORT: '0', ...env });
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = run.stdout().match(/oma listening on (http:\/\/\S+)/);
-    if (match) return { ...run, url: match[1]! };
-    const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);
-    if (ended !== 'waiting') throw new Error(`oma serve exited (${String(ended)}) before listening:\n${run.stdout()}\n${run.stderr()}`);
-    if (Date.now() > deadline) {
-      run.child.kill('SIGKILL');
-      throw new Error(`oma serve did not listen within ${timeoutMs} ms:\n${run.stdout()}\n${run.stderr()}`);
-    }
-  }
+  const match = await waitForLine(run, /oma listening on (http:\/\/\S+)/, 'oma serve', timeoutMs);
+  return { ...run, url: match[1]! };
 }
 
 /** `oma worker [args]`; resolves once it runs brains. */
 export async function startOmaWorker(env: Record<string, string | undefined>, timeoutMs = 30_000, args: string[] = []): Promise<OmaProcess> {
   const run = runOma(['worker', ...args], env);
-  const deadline = Date.now() + timeoutMs;
-  while (!run.stdout().includes('oma worker')) {
-    const ended = await Promise.race([run.exited, new Promise((resolve) => setTimeout(resolve, 25, 'waiting'))]);
-    if (ended !== 'waiting') throw new Error(`oma worker exited (${String(ended)}) before starting:\n${run.stdout()}\n${run.stderr()}`);
-    if (Date.now() > deadline) {
-      run.child.kill('SIGKILL');
-      throw new Error(`oma worker did not start within ${timeoutMs} ms:\n${run.stdout()}\n${run.stderr()}`);
-    }
-  }
+  await waitForLine(run, /oma worker \d+:/, 'oma worker', timeoutMs);
   return run;
 }
