@@ -11,6 +11,7 @@ import type { Model } from './model/interface.ts';
 import { openSandboxProvider, SandboxPool, type SandboxProvider } from './sandbox/index.ts';
 import type { SessionLog } from './session/interface.ts';
 import { WAKE_CHANNEL } from './session/wakes.ts';
+import type { SecretBox } from './vaults/crypto.ts';
 
 /** What tests (and embedders) may swap: the model and the sandbox provider. */
 export interface BrainParts {
@@ -31,7 +32,7 @@ export interface RunningBrains {
  * by this process's own API (`poke`) and, on PostgreSQL, by a notification per wake from any other
  * process (`oma serve` or `oma worker`); a poll catches anything a notification missed.
  */
-export async function startBrains(config: Config, db: Db, log: SessionLog, previews: Previews, parts: BrainParts, logger?: Logger): Promise<RunningBrains> {
+export async function startBrains(config: Config, db: Db, log: SessionLog, previews: Previews, parts: BrainParts, logger?: Logger, secrets?: SecretBox): Promise<RunningBrains> {
   const sandboxes = parts.sandboxes ?? openSandboxProvider(config.sandbox, config.sandboxes);
   if (sandboxes instanceof SandboxPool) sandboxes.onDispose = (record) => recordDispose(log, record);
   const brain = new Brain({
@@ -43,6 +44,7 @@ export async function startBrains(config: Config, db: Db, log: SessionLog, previ
     options: config.brain,
     previews,
     logger,
+    secrets,
   });
   const scheduler = new Scheduler(brain, { concurrency: config.brains, pollMs: config.wakePollMs }, logger);
   const unlisten = db.kind === 'postgres' ? await db.listen(WAKE_CHANNEL, () => scheduler.poke(), () => scheduler.poke()) : undefined;

@@ -17,6 +17,8 @@ export interface Config {
   dataDir: string;
   /** Seeds an admin key of workspace `default`. */
   apiKey: string | undefined;
+  /** `OMA_MASTER_KEY`: seals vault credentials and repository tokens (see vaults/master-key.ts). */
+  masterKey: string | undefined;
   sandbox: 'bubblewrap' | 'process';
   /** Sandboxes: where workspaces live, per-sandbox limits, idle time before one is reaped. */
   sandboxes: {
@@ -77,6 +79,12 @@ function integer(name: string, value: string | undefined, fallback: number, min:
   return parsed;
 }
 
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[], fallback: T): T {
+  if (value === undefined || value === '') return fallback;
+  if (!allowed.includes(value as T)) throw new OmaError('invalid_request', `${name} must be one of ${allowed.join(', ')}, not ${JSON.stringify(value)}`);
+  return value as T;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
   const sandbox = env.OMA_SANDBOX || 'bubblewrap';
   if (sandbox !== 'bubblewrap' && sandbox !== 'process') {
@@ -95,6 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     databasePoolSize: integer('OMA_DB_POOL_SIZE', env.OMA_DB_POOL_SIZE, 16, 2, 10_000),
     dataDir: resolve(env.OMA_DATA_DIR || '.oma'),
     apiKey: env.OMA_API_KEY || undefined,
+    masterKey: env.OMA_MASTER_KEY || undefined,
     sandbox,
     sandboxes: {
       root: '', // below: under the data directory unless OMA_WORKSPACES_DIR says otherwise
@@ -127,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       toolTimeoutMs: integer('OMA_TOOL_TIMEOUT_MS', env.OMA_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.toolTimeoutMs, 1, 86_400_000),
       maxToolOutputBytes: integer('OMA_MAX_TOOL_OUTPUT_BYTES', env.OMA_MAX_TOOL_OUTPUT_BYTES, DEFAULT_BRAIN_OPTIONS.maxToolOutputBytes, 1024, 1024 ** 3),
       maxWakeAttempts: integer('OMA_MAX_WAKE_ATTEMPTS', env.OMA_MAX_WAKE_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxWakeAttempts, 1, 1000),
+      unrestrictedNetworking: oneOf('OMA_UNRESTRICTED_NETWORKING', env.OMA_UNRESTRICTED_NETWORKING, ['none', 'public'] as const, DEFAULT_BRAIN_OPTIONS.unrestrictedNetworking),
     },
     ...overrides,
   };

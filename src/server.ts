@@ -13,6 +13,8 @@ import type { Config } from './config.ts';
 import { openDb } from './db/index.ts';
 import type { Db } from './db/interface.ts';
 import { openSessionLog, type SessionLog } from './session/index.ts';
+import type { SecretBox } from './vaults/crypto.ts';
+import { openSecrets } from './vaults/master-key.ts';
 
 /** In a PGlite data directory: `{pid, url}` of the server holding it. */
 export const SERVER_FILE = 'server.json';
@@ -24,6 +26,8 @@ export interface RunningOma {
   sessionLog: SessionLog;
   /** This process's brains (absent with `brains: 0`). */
   brain: Brain | undefined;
+  /** Seals stored secrets; absent when there is no master key (credentials cannot be stored). */
+  secrets?: SecretBox;
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), then close the log and the database. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -40,12 +44,13 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       const seeded = await seedKey(db, config.apiKey);
       if (seeded.revoked_at) logger?.warn({ keyId: seeded.id }, 'OMA_API_KEY was revoked and stays revoked; set a new one');
     }
+    const secrets = await openSecrets(config, db, logger);
     sessionLog = await openSessionLog(db);
     // Embedded, this process holds the data directory alone (its lock): leases still on record were
     // a killed predecessor's. Take them back now rather than after their time-to-live.
     if (db.kind === 'pglite') await db.query('UPDATE session_wakes SET leased_by = NULL, leased_until = NULL WHERE leased_until IS NOT NULL');
     const previews = new Previews();
-    const brains = config.brains > 0 ? await startBrains(config, db, sessionLog, previews, parts, logger) : undefined;
+    const brains = config.brains > 0 ? await startBrains(config, db, sessionLog, previews, parts, logger, secrets) : undefined;
     const app = createApp({
       db,
       sessionLog,
@@ -54,6 +59,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       logger,
       previews,
       onWake: brains?.poke,
+      secrets,
     });
     const server = createAdaptorServer({ fetch: app.fetch, hostname: config.host }) as Server;
     await new Promise<void>((resolve, reject) => {
@@ -76,6 +82,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       db,
       sessionLog: log,
       brain: brains?.brain,
+      secrets,
       stop(graceMs = 10_000) {
         stopping ??= (async () => {
           const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -5,6 +5,7 @@ import { environmentRoutes } from '../environments/routes.ts';
 import { OmaError } from '../errors.ts';
 import { fileRoutes } from '../files/routes.ts';
 import { sessionRoutes } from '../sessions/routes.ts';
+import { vaultRoutes } from '../vaults/routes.ts';
 import { adminRoutes } from './admin.ts';
 import { authenticateRequest, KeyCache } from './auth.ts';
 import { rateLimit, RateLimiter } from './rate-limit.ts';
@@ -57,10 +58,11 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   // The Managed Agents surface (spec/api-core.md). Files are a general beta: the SDK sends no
   // managed-agents beta header there.
-  for (const prefix of ['/v1/agents/*', '/v1/environments/*', '/v1/sessions/*']) app.use(prefix, requireBeta());
+  for (const prefix of ['/v1/agents/*', '/v1/environments/*', '/v1/sessions/*', '/v1/vaults/*']) app.use(prefix, requireBeta());
   app.route('/v1/agents', agentRoutes(deps));
   app.route('/v1/environments', environmentRoutes(deps));
   app.route('/v1/sessions', sessionRoutes(deps));
+  app.route('/v1/vaults', vaultRoutes(deps));
   app.route('/v1/files', fileRoutes(deps));
 
   return app;

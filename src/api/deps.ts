@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Previews } from '../brain/previews.ts';
 import type { Db } from '../db/interface.ts';
 import type { SessionLog } from '../session/interface.ts';
+import type { SecretBox } from '../vaults/crypto.ts';
 
 /** What route modules get: storage, the session log, limits. Route modules read nothing global. */
 export interface ApiDeps {
@@ -16,4 +17,6 @@ export interface ApiDeps {
   onWake?: (sessionId: string) => void;
   /** Live previews from this process's brains, for streams that ask for `event_deltas`. */
   previews?: Previews;
+  /** Seals stored secrets (credentials, repository tokens); absent when the server has no master key. */
+  secrets?: SecretBox;
 }

@@ -2,14 +2,16 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import type { Model } from '../model/interface.ts';
-import type { EnvironmentPackages, SandboxFile, SandboxProvider } from '../sandbox/interface.ts';
-import { readFileContent } from '../files/store.ts';
+import type { SandboxProvider } from '../sandbox/interface.ts';
+import type { SecretBox } from '../vaults/crypto.ts';
 import type { SessionLog } from '../session/interface.ts';
 import { claimWake, claimWakes, completeWake, releaseLease, renewLease, type Lease } from './lease.ts';
 import { DEFAULT_BRAIN_OPTIONS, type BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import type { SearchProvider } from './web.ts';
 import type { AgentSnapshot } from './request.ts';
+import { McpTools } from './mcp.ts';
+import { sandboxRecipe } from './recipe.ts';
 import { toolCatalog } from './toolset.ts';
 import { SessionRun, type SessionFacts } from './run.ts';
 import { ToolRouter } from './tools.ts';
@@ -25,6 +27,8 @@ export interface BrainDeps {
   previews?: Previews;
   /** Where web_search goes (none by default: it answers with a tool error saying so). */
   search?: SearchProvider;
+  /** Opens vault credentials and repository tokens (none: sessions run without them). */
+  secrets?: SecretBox;
   logger?: Logger;
 }
 
@@ -67,6 +71,7 @@ export class Brain {
     }, this.options.leaseTtlMs / 3);
     heartbeat.unref();
     let tools: ToolRouter | undefined;
+    let mcp: McpTools | undefined;
     let unsubscribe: AbortController | undefined;
     let active: SessionRun | undefined;
     try {
@@ -75,14 +80,15 @@ export class Brain {
         await completeWake(db, lease); // deleted meanwhile
         return;
       }
-      const recipe = { sessionId: facts.id, workspaceId: facts.workspaceId, environmentId: facts.environmentId, files: await sessionFiles(db, facts, logger), packages: await environmentPackages(db, facts) };
+      const recipe = await sandboxRecipe({ ...this.deps, unrestricted: this.options.unrestrictedNetworking }, facts);
       tools = new ToolRouter(this.deps.sandboxes, recipe, {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
       if ([...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
-      const run = new SessionRun({ ...this.deps, tools, options: this.options }, facts, lease.generation, stopping, events);
+      mcp = new McpTools(this.deps, facts);
+      const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
       active = run;
       if (lease.attempts > this.options.maxWakeAttempts) {
@@ -117,6 +123,7 @@ export class Brain {
       clearInterval(heartbeat);
       unsubscribe?.abort();
       await tools?.dispose();
+      await mcp?.close();
     }
   }
 
@@ -134,34 +141,11 @@ export class Brain {
   }
 }
 
-/** The session's file resources, for the sandbox (read only if one is provisioned). */
-async function sessionFiles(db: Db, session: SessionFacts, logger?: Logger): Promise<SandboxFile[]> {
-  const { rows } = await db.query<{ body: { file_id: string; mount_path: string } }>("SELECT body FROM session_resources WHERE session_id = $1 AND type = 'file' ORDER BY id", [session.id]);
-  return rows.map(({ body }) => ({
-    mountPath: body.mount_path,
-    async content() {
-      try {
-        return (await readFileContent(db, session.workspaceId, body.file_id)).bytes;
-      } catch (error) {
-        // Deleted or expired since it was attached: the sandbox starts without it, the log says why.
-        logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');
-        return Buffer.from(`[file ${body.file_id} is no longer available]\n`);
-      }
-    },
-  }));
-}
-
-/** The environment's packages as they are now (an update applies to the next sandbox). */
-async function environmentPackages(db: Db, session: SessionFacts): Promise<EnvironmentPackages | undefined> {
-  const { rows } = await db.query<{ config: { packages?: EnvironmentPackages } }>('SELECT config FROM environments WHERE id = $1', [session.environmentId]);
-  return rows[0]?.config.packages;
-}
-
 async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {
-  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot }>(
-    'SELECT id, workspace_id, environment_id, agent FROM sessions WHERE id = $1',
+  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[] }>(
+    'SELECT id, workspace_id, environment_id, agent, vault_ids FROM sessions WHERE id = $1',
     [id],
   );
   const row = rows[0];
-  return row && { id: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, agent: row.agent };
+  return row && { id: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, agent: row.agent, vaultIds: row.vault_ids ?? [] };
 }

@@ -23,7 +23,7 @@ export type SessionStatus = 'idle' | 'running' | 'rescheduling' | 'terminated';
 
 export interface ToolUse {
   event: StoredEvent;
-  kind: 'toolset' | 'custom' | 'other';
+  kind: 'toolset' | 'mcp' | 'custom';
   permission: 'allow' | 'ask' | 'deny' | undefined;
   /** The client's `user.tool_confirmation`, once sent. */
   confirmation?: StoredEvent;
@@ -39,7 +39,7 @@ const RESULT_REFERENCES: Record<string, string> = {
   'user.custom_tool_result': 'custom_tool_use_id',
   'agent.mcp_tool_result': 'mcp_tool_use_id',
 };
-const USE_KINDS: Record<string, ToolUse['kind']> = { 'agent.tool_use': 'toolset', 'agent.custom_tool_use': 'custom', 'agent.mcp_tool_use': 'other' };
+const USE_KINDS: Record<string, ToolUse['kind']> = { 'agent.tool_use': 'toolset', 'agent.custom_tool_use': 'custom', 'agent.mcp_tool_use': 'mcp' };
 
 export class SessionHistory {
   readonly events: StoredEvent[] = [];
@@ -159,17 +159,17 @@ export class SessionHistory {
   /** Tool uses waiting for the client: a confirmation (`ask`) or a custom tool's result. */
   awaitingClient(): ToolUse[] {
     return [...this.toolUses.values()].filter(
-      (use) => !use.result && ((use.kind === 'custom') || (use.kind === 'toolset' && use.permission === 'ask' && !use.confirmation)),
+      (use) => !use.result && (use.kind === 'custom' || (use.permission === 'ask' && !use.confirmation)),
     );
   }
 
   /**
-   * Sandbox tool calls that were authorised (by policy, or by a confirmation a brain took) but have
-   * no result: a brain died while running them, or just before.
+   * Sandbox and MCP tool calls that were authorised (by policy, or by a confirmation a brain took)
+   * but have no result: a brain died while running them, or just before.
    */
   unfinished(): ToolUse[] {
     return [...this.toolUses.values()].filter(
-      (use) => !use.result && use.kind === 'toolset' && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')),
+      (use) => !use.result && use.kind !== 'custom' && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')),
     );
   }
 

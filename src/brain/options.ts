@@ -17,6 +17,12 @@ export interface BrainOptions {
   maxToolOutputBytes: number;
   /** Claims of a session in a row whose brain died without appending anything, before its turn is ended with an error. */
   maxWakeAttempts: number;
+  /**
+   * What an environment with `unrestricted` networking gets (`OMA_UNRESTRICTED_NETWORKING`): `none`
+   * (the default: a sandbox has no network unless its environment lists hosts) or `public` (any
+   * public host through the egress proxy; private and loopback addresses stay refused).
+   */
+  unrestrictedNetworking: 'none' | 'public';
 }
 
 export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
@@ -29,4 +35,5 @@ export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
   toolTimeoutMs: 10 * 60_000,
   maxToolOutputBytes: 100 * 1024,
   maxWakeAttempts: 5,
+  unrestrictedNetworking: 'none',
 };

@@ -2,7 +2,7 @@ import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockPa
 import type { ModelRequest } from '../model/interface.ts';
 import type { StoredEvent } from '../session/interface.ts';
 import { PRIVATE_KEY, PROCESSED } from './history.ts';
-import { toolCatalog } from './toolset.ts';
+import { toolCatalog, type ToolEntry } from './toolset.ts';
 
 /**
  * The request for the next model call, as a pure function of the session's events and its pinned
@@ -21,6 +21,8 @@ export interface RequestOptions {
   cache?: MessageCache;
   /** Find an event by id (the caller's index), instead of indexing `events` on every call. */
   lookup?: (id: string) => StoredEvent | undefined;
+  /** The tools offered, when the run knows more than the agent's snapshot says (its MCP servers' tools). */
+  catalog?: ReadonlyMap<string, ToolEntry>;
 }
 
 /** Messages of a prefix of the log that later events cannot change (see `buildMessages`). */
@@ -37,11 +39,12 @@ export interface AgentSnapshot {
   model: { id: string; speed?: string; effort?: { type: string }; inference_geo?: string } | string;
   system?: string | null;
   tools?: unknown;
+  mcp_servers?: unknown;
 }
 
 export function buildRequest(events: readonly StoredEvent[], agent: AgentSnapshot, options: RequestOptions): ModelRequest {
   const model = typeof agent.model === 'string' ? { id: agent.model } : agent.model;
-  const tools = [...toolCatalog(agent).values()].map((entry) => entry.definition);
+  const tools = [...(options.catalog ?? toolCatalog(agent)).values()].map((entry) => entry.definition);
   const request: ModelRequest = { model: model.id, max_tokens: options.maxTokens, messages: buildMessages(events, options) };
   if (agent.system) request.system = agent.system;
   if (tools.length > 0) request.tools = tools;
@@ -127,8 +130,11 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
       }
       case 'agent.tool_use':
       case 'agent.custom_tool_use':
+      case 'agent.mcp_tool_use':
         if (response) {
-          response.blocks.push({ type: 'tool_use', id: event.id, name: payload.name as string, input: payload.input as Record<string, unknown> });
+          // An MCP tool's name as the model knows it (the server's name in front when another tool had it).
+          const name = (payload[PRIVATE_KEY] as { tool_name?: string } | undefined)?.tool_name ?? (payload.name as string);
+          response.blocks.push({ type: 'tool_use', id: event.id, name, input: payload.input as Record<string, unknown> });
           response.toolUses.push(event.id);
           unanswered.add(event.id);
         }
@@ -167,6 +173,8 @@ function resultReference(event: StoredEvent): string | undefined {
       return event.payload.tool_use_id as string;
     case 'user.custom_tool_result':
       return event.payload.custom_tool_use_id as string;
+    case 'agent.mcp_tool_result':
+      return event.payload.mcp_tool_use_id as string;
     default:
       return undefined;
   }

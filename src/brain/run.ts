@@ -11,6 +11,7 @@ import { decide, type Step } from './decide.ts';
 import { PRIVATE_KEY, PROCESSED, SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
+import type { McpTools } from './mcp.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
@@ -22,6 +23,8 @@ export interface SessionFacts {
   workspaceId: string;
   environmentId: string;
   agent: AgentSnapshot;
+  /** The session's vaults, in priority order (credentials for its MCP servers). */
+  vaultIds: string[];
 }
 
 export interface RunDeps {
@@ -29,6 +32,8 @@ export interface RunDeps {
   log: SessionLog;
   model: Model;
   tools: ToolRouter;
+  /** The agent's MCP servers for this run (absent: the agent has none). */
+  mcp?: McpTools;
   options: BrainOptions;
   previews?: Previews;
   /** Where web_search goes; none: it answers with a tool error saying so. */
@@ -140,7 +145,8 @@ export class SessionRun {
 
   private async recover(uses: ToolUse[]) {
     await this.ensureRunning([]);
-    const rerun = uses.filter((use) => IDEMPOTENT_TOOLS.has(use.event.payload.name as string));
+    // Only the toolset's reads are safe to run twice; an MCP tool may do anything.
+    const rerun = uses.filter((use) => use.kind === 'toolset' && IDEMPOTENT_TOOLS.has(use.event.payload.name as string));
     const reported = uses.filter((use) => !rerun.includes(use));
     if (reported.length > 0) {
       const message = 'This tool call was cut off by a restart of the agent server before its result was recorded. It may or may not have run: check its effects before repeating it.';
@@ -169,7 +175,9 @@ export class SessionRun {
   private async callModel(take: StoredEvent[]) {
     const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: {} };
     await this.ensureRunning([...take.map((event) => this.taken(event)), start]);
+    await this.loadMcpTools();
     const request = buildRequest(this.history.events, this.session.agent, {
+      catalog: this.catalog,
       maxTokens: this.deps.options.maxTokens,
       files: await this.files(),
       cache: this.messages,
@@ -229,7 +237,7 @@ export class SessionRun {
     if (denied.length > 0) {
       await this.append(denied.map((use) => this.toolResult(use.event.id, this.denialReason(use), true)));
     }
-    await this.runTools(uses.filter((use) => use.kind === 'toolset' && use.permission === 'allow'));
+    await this.runTools(uses.filter((use) => use.kind !== 'custom' && use.permission === 'allow'));
     if (stopReason === 'refusal' && uses.length === 0) {
       await this.idle({ type: 'refusal' }, { type: 'refusal', category: null, explanation: null });
     }
@@ -263,12 +271,32 @@ export class SessionRun {
         const name = use.event.payload.name as string;
         const input = use.event.payload.input as Record<string, unknown>;
         const entry = this.catalog.get(name);
+        if (use.kind === 'mcp') return this.runMcpTool(use, signal);
         const outcome = entry?.kind === 'host' ? await runHostTool(name, input, entry.config ?? {}, this.deps.search, signal) : await this.deps.tools.execute(name, input, signal);
         // Cut by a shutdown: record nothing; the next brain recovers the call (decide: recover).
         if (this.stopping.aborted && !this.interruption.signal.aborted) return;
         await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError, outcome.trace)]);
       }),
     );
+  }
+
+  /** The MCP servers' tools, listed once per run; a server that could not be listed is reported, its tools left out. */
+  private async loadMcpTools() {
+    if (this.deps.mcp?.configured) await this.append(await this.deps.mcp.load(this.catalog, this.signal()));
+  }
+
+  private async runMcpTool(use: ToolUse, signal: AbortSignal) {
+    await this.loadMcpTools(); // a confirmed call may be this run's first step
+    const name = ((use.event.payload[PRIVATE_KEY] as { tool_name?: string } | undefined)?.tool_name ?? use.event.payload.name) as string;
+    const entry = this.catalog.get(name);
+    const started = performance.now();
+    const outcome = entry?.kind === 'mcp' && this.deps.mcp
+      ? await this.deps.mcp.call(entry, use.event.payload.input as Record<string, unknown>, signal)
+      : { content: text(`The MCP tool ${name} is not available in this run (its server could not be listed).`), isError: true, error: undefined };
+    if (this.stopping.aborted && !this.interruption.signal.aborted) return;
+    const trace = { sandbox: 'mcp', executeMs: Math.round((performance.now() - started) * 100) / 100 };
+    const result: NewEvent = { type: 'agent.mcp_tool_result', payload: { mcp_tool_use_id: use.event.id, content: outcome.content, is_error: outcome.isError, [PRIVATE_KEY]: { trace } } };
+    await this.append(outcome.error ? [result, outcome.error] : [result]);
   }
 
   private async idle(stopReason: { type: string; event_ids?: string[] }, stopDetails: Record<string, unknown> | null = null) {
@@ -302,7 +330,11 @@ export class SessionRun {
         const entry = this.catalog.get(block.name);
         if (entry?.kind === 'custom') return { id, type: 'agent.custom_tool_use', payload: { name: block.name, input: block.input } };
         // A name the agent does not offer is refused before any policy applies.
-        const permission = entry?.policy ? evaluatePermission(block.name, entry.policy) : { evaluated_permission: 'deny' };
+        const permission = entry?.policy ? evaluatePermission(entry.policy, entry.kind !== 'mcp' && IDEMPOTENT_TOOLS.has(block.name)) : { evaluated_permission: 'deny' };
+        if (entry?.kind === 'mcp' && entry.mcp) {
+          const renamed = entry.mcp.tool !== block.name ? { [PRIVATE_KEY]: { tool_name: block.name } } : {};
+          return { id, type: 'agent.mcp_tool_use', payload: { name: entry.mcp.tool, mcp_server_name: entry.mcp.server, input: block.input, ...permission, ...renamed } };
+        }
         return { id, type: 'agent.tool_use', payload: { name: block.name, input: block.input, ...permission } };
       }
     }
@@ -321,9 +353,10 @@ export class SessionRun {
   }
 
   private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
-    const payload: Record<string, unknown> = { tool_use_id: useId, content: text(output), is_error: isError };
+    const mcp = this.history.toolUses.get(useId)?.kind === 'mcp';
+    const payload: Record<string, unknown> = { [mcp ? 'mcp_tool_use_id' : 'tool_use_id']: useId, content: text(output), is_error: isError };
     if (trace) payload[PRIVATE_KEY] = { trace };
-    return { type: 'agent.tool_result', payload };
+    return { type: mcp ? 'agent.mcp_tool_result' : 'agent.tool_result', payload };
   }
 
   private taken(event: StoredEvent): NewEvent {

@@ -5,19 +5,21 @@ import type { WebToolConfig } from './web.ts';
  * The tools a session's agent offers the model, from its pinned snapshot: the agent toolset's
  * enabled tools under their own names with the input shapes of the SDK's toolset (the six sandbox
  * tools, then the server tools `web_fetch` and `web_search`), and custom tools exactly as the agent
- * defines them. (MCP toolsets arrive with the MCP proxy.)
+ * defines them. MCP tools are listed from their servers when a run starts (brain/mcp.ts).
  */
 
 export type PermissionPolicy = { type: 'always_allow' } | { type: 'always_ask' } | { type: 'auto' };
 
 export interface ToolEntry {
-  /** `toolset`: runs in the sandbox; `host`: a server tool the brain runs (web_fetch, web_search); `custom`: the client's. */
-  kind: 'toolset' | 'host' | 'custom';
+  /** `toolset`: runs in the sandbox; `host`: a server tool the brain runs (web_fetch, web_search); `mcp`: an MCP server's, called by the brain; `custom`: the client's. */
+  kind: 'toolset' | 'host' | 'mcp' | 'custom';
   definition: Tool;
   /** Toolset and host tools only: custom tools are the client's and never gated. */
   policy?: PermissionPolicy;
   /** The tool's own settings from the agent (web tools: domain lists, content limit). */
   config?: WebToolConfig;
+  /** MCP tools: which server, and the tool's own name there (the model's name may have the server's in front). */
+  mcp?: { server: string; tool: string };
 }
 
 /** Names the sandbox runs (spec hands §7.1). */
@@ -140,7 +142,7 @@ function schema(inputSchema: Record<string, unknown>): Tool['input_schema'] {
 }
 
 /** What a policy decides for one call (spec §2.5), as the `agent.tool_use` event records it. */
-export function evaluatePermission(name: string, policy: PermissionPolicy) {
+export function evaluatePermission(policy: PermissionPolicy, readOnly: boolean) {
   switch (policy.type) {
     case 'always_allow':
       return { evaluated_permission: 'allow' as const, evaluation: { type: 'always_allow' } };
@@ -148,7 +150,7 @@ export function evaluatePermission(name: string, policy: PermissionPolicy) {
       return { evaluated_permission: 'ask' as const, evaluation: { type: 'always_ask' } };
     case 'auto': {
       // Reading cannot hurt; anything that writes or runs code is left to the user.
-      const allow = IDEMPOTENT_TOOLS.has(name);
+      const allow = readOnly;
       return allow
         ? { evaluated_permission: 'allow' as const, evaluation: { type: 'auto', evaluated_permission: { type: 'allow' } } }
         : { evaluated_permission: 'ask' as const, evaluation: { type: 'auto', evaluated_permission: { type: 'ask', reason_code: 'indeterminate' } } };

@@ -33,6 +33,10 @@ Environment:
   OMA_NPM_REGISTRY, OMA_PIP_INDEX_URL, OMA_GOPROXY   package mirrors for environments' packages
   OMA_PACKAGE_HOSTS   more hosts the package installer may reach (comma-separated host[:port])
   OMA_PACKAGES_TIMEOUT_MS   an environment's package install fails after this long (default 900000)
+  OMA_UNRESTRICTED_NETWORKING   what environments with unrestricted networking reach: none (default) or public
+                      (any public host through the egress proxy); limited networking always gets its allowed_hosts
+  OMA_MASTER_KEY      32 bytes (base64 or hex) sealing vault credentials and repository tokens; required with
+                      DATABASE_URL to store them (the same on every process); embedded mode generates one in OMA_DATA_DIR
   OMA_RATE_LIMIT_CREATE, OMA_RATE_LIMIT_READ   default per-workspace requests per minute (600, 6000; 0 = unlimited)
   OMA_MAX_BODY_BYTES, OMA_MAX_EVENT_BYTES, OMA_MAX_FILE_BYTES   size limits (32 MiB, 8 MiB, 100 MiB)
   OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)

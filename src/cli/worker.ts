@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Previews } from '../brain/previews.ts';
 import { startBrains } from '../brains.ts';
+import { openSecrets } from '../vaults/master-key.ts';
 import { loadConfig } from '../config.ts';
 import { openDb } from '../db/index.ts';
 import { OmaError } from '../errors.ts';
@@ -26,7 +27,7 @@ export function registerWorkerCommand(program: Command) {
       const logger = createLogger(config.logLevel);
       const db = await openDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema, poolSize: config.databasePoolSize });
       const log = await openSessionLog(db);
-      const brains = await startBrains(config, db, log, new Previews(), {}, logger);
+      const brains = await startBrains(config, db, log, new Previews(), {}, logger, await openSecrets(config, db, logger));
       console.log(`oma worker ${process.pid}: ${config.brains} brains on ${db.description}; sandbox provider: ${config.sandbox}`);
       let stopping = false;
       const stop = async (signal: string) => {

@@ -8,6 +8,7 @@ import { Launchers, SANDBOX_COMMAND } from './launcher.ts';
 import { bubblewrapInstaller } from './installer.ts';
 import { normalizePackages, PackageCache, PACKAGES_DIR, packagesEnv, type PackageSettings } from './packages.ts';
 import type { Sandbox, SandboxProvider, SandboxRecipe } from './interface.ts';
+import { servicesLaunch } from './services.ts';
 import { quote, Shell } from './shell.ts';
 import { runToolsetTool } from './toolset.ts';
 
@@ -159,8 +160,9 @@ export class BubblewrapProvider implements SandboxProvider {
     const staging = join(this.options.root, '.files', `${recipe.sessionId}-${process.pid}-${Date.now()}`);
     const uid = this.asRoot ? sandboxUid(recipe.sessionId) : undefined;
     const staged = await stageFiles(recipe, staging);
-    const binds = [...staged.binds, ...(extras.binds ?? [])];
-    const env = extras.env ?? {};
+    const services = servicesLaunch(recipe.services);
+    const binds = [...staged.binds, ...services.binds, ...(extras.binds ?? [])];
+    const env = { ...services.env, ...extras.env };
     let child: ChildProcessWithoutNullStreams;
     let cgroup: Cgroup | undefined;
     if (uid !== undefined) {
@@ -184,7 +186,8 @@ export class BubblewrapProvider implements SandboxProvider {
       if (extras.scratch) rmSync(workspace, { recursive: true, force: true });
       await cgroup?.remove();
     });
-    if (staged.copyScript) await sandbox.setup(staged.copyScript);
+    const setup = [staged.copyScript, services.setup].filter(Boolean).join('\n');
+    if (setup) await sandbox.setup(setup);
     return sandbox;
   }
 }

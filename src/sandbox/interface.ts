@@ -1,3 +1,6 @@
+import type { EgressDecision } from './egress.ts';
+import type { GitOperation } from './git-proxy.ts';
+
 /**
  * Hands: where the agent toolset's tools run. Providers implement the minimum; the brain's tool
  * router adds timeouts, truncation and error mapping once for all of them.
@@ -49,7 +52,42 @@ export interface SandboxRecipe {
    * managers' search paths); a provider that cannot install them fails the provision, saying why.
    */
   packages?: EnvironmentPackages;
+  /**
+   * The session's way out: an egress proxy on the host letting through only `allowedHosts` (entries
+   * as `EgressPolicy` takes them; `*` = any public host). Absent: the sandbox has no network at all.
+   */
+  egress?: { allowedHosts: string[] };
+  /** Repositories cloned into the workspace at provision, reached through the host's git proxy (which alone holds their tokens). */
+  repositories?: SandboxRepository[];
+  /** Told what happened on the sandbox's ways out (git operations, refused connections, clones that failed), for the session's log. */
+  onNotice?: (notice: SandboxNotice) => void;
+  /** Set by `HostServices` for the provider: the host directory holding the services' sockets, and which ones it holds. */
+  services?: SandboxServices;
 }
+
+export interface SandboxRepository {
+  resourceId: string;
+  url: string;
+  /** Absolute, or relative to /workspace. */
+  mountPath: string;
+  checkout: { type: 'branch'; name: string } | { type: 'commit'; sha: string } | null;
+  /** The token as it is now: read at every git operation, so a rotated one applies from the next on. */
+  token(): Promise<string | null>;
+}
+
+export interface SandboxServices {
+  socketDir: string;
+  egress: boolean;
+  git: boolean;
+}
+
+/** Spec §9.4: what a failed clone is reported as. */
+export type RepositoryErrorType = 'repository_authentication_error' | 'repository_forbidden_error' | 'repository_not_found_error' | 'repository_checkout_error' | 'repository_clone_error';
+
+export type SandboxNotice =
+  | { type: 'git'; operation: GitOperation }
+  | { type: 'egress_refused'; decision: EgressDecision }
+  | { type: 'repository_error'; errorType: RepositoryErrorType; resourceId: string; url: string; message: string };
 
 export type EnvironmentPackages = Partial<Record<'apt' | 'cargo' | 'gem' | 'go' | 'npm' | 'pip', string[] | null>>;
 

@@ -12,11 +12,13 @@ import { renderResource, RESOURCE_COLUMNS, type ResourceRow } from './render.ts'
 import { FileResourceParams, type ResourceParams } from './schema.ts';
 import { getSessionRow, insertResource, isSelfHosted, type NewResource } from './store.ts';
 import { assertWritable } from './events.ts';
+import type { SecretBox } from '../vaults/crypto.ts';
+import { sealRepositoryToken } from '../vaults/use.ts';
 
 /** Files, repositories and memory stores mounted into a session (spec §6). */
 
 /** Check a resource parameter and turn it into what is stored; a missing file is a 400 naming it. */
-export async function buildResource(db: Queryable, workspaceId: string, params: ResourceParams, options: { selfHosted: boolean; path: string }): Promise<NewResource> {
+export async function buildResource(db: Queryable, workspaceId: string, params: ResourceParams, options: { selfHosted: boolean; path: string; secrets?: SecretBox }): Promise<NewResource> {
   if (options.selfHosted && params.type !== 'memory_store') {
     throw new OmaError('invalid_request', `${options.path}: sessions on self_hosted environments accept only memory_store resources`);
   }
@@ -37,12 +39,13 @@ export async function buildResource(db: Queryable, workspaceId: string, params: 
     }
     case 'github_repository': {
       const name = new URL(params.url).pathname.split('/').filter(Boolean).at(-1)?.replace(/\.git$/, '') || 'repository';
+      const id = newId('sesrsc');
       return {
-        id: newId('sesrsc'),
+        id,
         type: 'github_repository',
         body: { url: params.url, mount_path: params.mount_path ?? `/workspace/${name}`, checkout: params.checkout ?? null },
-        // Write-only: never rendered. (Encrypted at rest with the vault work.)
-        secret: params.authorization_token ?? null,
+        // Write-only: never rendered; sealed with the resource id as associated data (VAULT-5).
+        secret: params.authorization_token === undefined ? null : sealRepositoryToken(options.secrets, id, params.authorization_token),
       };
     }
     case 'memory_store':
@@ -88,7 +91,7 @@ export function resourceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const row = await session(c);
     assertWritable(row);
     const params = await jsonBody(c, FileResourceParams);
-    const resource = await buildResource(deps.db, row.workspace_id, params, { selfHosted: await isSelfHosted(deps.db, row), path: 'body' });
+    const resource = await buildResource(deps.db, row.workspace_id, params, { selfHosted: await isSelfHosted(deps.db, row), path: 'body', secrets: deps.secrets });
     await insertResource(deps.db, row.id, row.workspace_id, resource);
     return c.json(renderResource(await getResourceRow(deps.db, row.id, resource.id)));
   });
@@ -104,7 +107,8 @@ export function resourceRoutes(deps: ApiDeps): Hono<AppEnv> {
     const { authorization_token } = await jsonBody(c, z.strictObject({ authorization_token: z.string().min(1) }));
     const resource = await getResourceRow(deps.db, row.id, c.req.param('resource_id'));
     if (resource.type !== 'github_repository') throw new OmaError('invalid_request', 'only github_repository resources have an authorization_token to rotate');
-    await deps.db.query('UPDATE session_resources SET secret = $2, updated_at = now() WHERE id = $1', [resource.id, authorization_token]);
+    const sealed = sealRepositoryToken(deps.secrets, resource.id, authorization_token);
+    await deps.db.query('UPDATE session_resources SET secret = $2, updated_at = now() WHERE id = $1', [resource.id, sealed]);
     return c.json(renderResource(await getResourceRow(deps.db, row.id, resource.id)));
   });
 

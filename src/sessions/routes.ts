@@ -15,6 +15,7 @@ import { CreateSession, UpdateSession } from './schema.ts';
 import { deleteSession, getResources, getSessionRow, insertSession, setStatus, type NewResource } from './store.ts';
 import { streamEvents } from './stream.ts';
 import { threadRoutes } from './threads.ts';
+import { assertUsableVaults } from '../vaults/store.ts';
 import { z } from 'zod';
 
 /** `/v1/sessions…` (spec §4, §5, §6). */
@@ -39,7 +40,7 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
     // One by one: ids are time-ordered, and resources keep the order they were given in.
     const resources: NewResource[] = [];
     for (const [index, params] of (body.resources ?? []).entries()) {
-      resources.push(await buildResource(deps.db, workspaceId, params, { selfHosted, path: `resources.${index}` }));
+      resources.push(await buildResource(deps.db, workspaceId, params, { selfHosted, path: `resources.${index}`, secrets: deps.secrets }));
     }
     const initialEvents = body.initial_events ? parseEvents(body.initial_events, { path: 'initial_events', allowed: ['user.message', 'user.define_outcome'] }) : [];
     await checkFileReferences(deps.db, workspaceId, initialEvents, 'initial_events');
@@ -50,6 +51,8 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
       if (held.rowCount === 0 || (held.rows[0] as { archived_at: Date | null }).archived_at) {
         throw new OmaError('invalid_request', `environment ${body.environment_id} was deleted or archived meanwhile`);
       }
+      // Every vault must be this workspace's and not archived (404 naming it), held until the session exists.
+      await assertUsableVaults(tx, workspaceId, body.vault_ids ?? []);
       await insertSession(
         tx,
         {

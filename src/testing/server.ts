@@ -9,6 +9,8 @@ import { freshPgliteDir, freshPostgres } from './databases.ts';
 export type TestConfig = Partial<Omit<Config, 'brain'>> & { brain?: Partial<BrainOptions> };
 
 export const TEST_API_KEY = 'sk-oma-test-admin-key-0123456789';
+/** The master key of test servers on PostgreSQL (embedded ones generate theirs in their data directory). */
+export const TEST_MASTER_KEY = '0f'.repeat(32);
 
 export interface TestOma extends RunningOma {
   /** The official SDK pointed at this server with the seeded admin key, retries off. */
@@ -29,7 +31,7 @@ export async function startTestOma(options: { storage?: 'pglite' | 'postgres'; c
   let config: Config;
   if (options.storage === 'postgres') {
     const pg = freshPostgres();
-    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, databaseUrl: pg.url, databaseSchema: pg.schema, ...brainConfig });
+    config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, masterKey: TEST_MASTER_KEY, databaseUrl: pg.url, databaseSchema: pg.schema, ...brainConfig });
     cleanup = pg.drop;
   } else {
     const dir = await freshPgliteDir();

@@ -1,6 +1,7 @@
 import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
 import { crashRequirements } from './crash.ts';
+import { credentialsRequirements } from './credentials.ts';
 import { handsRequirements } from './hands.ts';
 import { securityRequirements } from './security.ts';
 import { environmentsRequirements } from './environments.ts';
@@ -24,4 +25,5 @@ export const requirements: Record<string, string> = {
   ...handsRequirements,
   ...securityRequirements,
   ...crashRequirements,
+  ...credentialsRequirements,
 };

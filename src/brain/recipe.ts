@@ -1,0 +1,147 @@
+import type { Logger } from 'pino';
+import type { Db } from '../db/interface.ts';
+import { readFileContent } from '../files/store.ts';
+import type { EnvironmentPackages, SandboxFile, SandboxNotice, SandboxRecipe, SandboxRepository } from '../sandbox/interface.ts';
+import { REGISTRY_HOSTS } from '../sandbox/packages.ts';
+import type { NewEvent, SessionLog } from '../session/interface.ts';
+import type { SecretBox } from '../vaults/crypto.ts';
+import { openRepositoryToken } from '../vaults/use.ts';
+import { SPAN } from './history.ts';
+import type { SessionFacts } from './run.ts';
+
+/**
+ * What a session's sandbox is built from, read when a brain takes the session: its files, its
+ * environment's packages and network, its repositories (whose tokens are read at each git operation,
+ * never copied into the sandbox), and where what happens on its ways out is recorded.
+ */
+
+export interface RecipeDeps {
+  db: Db;
+  /** What `unrestricted` networking opens (BrainOptions.unrestrictedNetworking). */
+  unrestricted: 'none' | 'public';
+  log: SessionLog;
+  secrets?: SecretBox;
+  logger?: Logger;
+}
+
+/** Refused connections recorded per sandbox, at most (a loop retrying one host must not flood the log). */
+const MAX_REFUSALS_LOGGED = 50;
+
+interface EnvironmentConfig {
+  type: 'cloud' | 'self_hosted';
+  packages?: EnvironmentPackages;
+  networking?: { type: 'unrestricted' } | { type: 'limited'; allowed_hosts: string[]; allow_package_managers: boolean; allow_mcp_servers: boolean };
+}
+
+export async function sandboxRecipe(deps: RecipeDeps, session: SessionFacts): Promise<SandboxRecipe> {
+  const config = await environmentConfig(deps.db, session);
+  let refusals = 0;
+  return {
+    sessionId: session.id,
+    workspaceId: session.workspaceId,
+    environmentId: session.environmentId,
+    files: await sessionFiles(deps, session),
+    packages: config?.packages,
+    egress: egress(config, session, deps.unrestricted),
+    repositories: await sessionRepositories(deps, session),
+    onNotice: (notice) => {
+      if (notice.type === 'egress_refused' && ++refusals > MAX_REFUSALS_LOGGED) return;
+      deps.log.append(session.id, [noticeEvent(notice)]).catch((error) => deps.logger?.warn({ err: error, sessionId: session.id }, 'a sandbox notice could not be recorded'));
+    },
+  };
+}
+
+/** The sandbox's egress, if it has any: a sandbox whose environment allows no host has no network at all. */
+function egress(config: EnvironmentConfig | undefined, session: SessionFacts, unrestricted: 'none' | 'public'): SandboxRecipe['egress'] {
+  const hosts = config ? allowedHosts(config, session, unrestricted) : [];
+  return hosts.length > 0 ? { allowedHosts: hosts } : undefined;
+}
+
+/**
+ * The egress allowlist from the environment's networking: `unrestricted` is any public host when
+ * the operator opened it (`OMA_UNRESTRICTED_NETWORKING=public`), else nothing; `limited` is its
+ * allowed_hosts, plus the package registries and the agent's MCP servers when it says so.
+ */
+export function allowedHosts(config: EnvironmentConfig, session: Pick<SessionFacts, 'agent'>, unrestricted: 'none' | 'public'): string[] {
+  const networking = config.networking ?? { type: 'unrestricted' };
+  if (networking.type === 'unrestricted') return unrestricted === 'public' ? ['*'] : [];
+  const hosts = [...networking.allowed_hosts];
+  if (networking.allow_package_managers) hosts.push(...Object.values(REGISTRY_HOSTS).flat());
+  if (networking.allow_mcp_servers) {
+    for (const server of (session.agent.mcp_servers ?? []) as { url: string }[]) {
+      if (URL.canParse(server.url)) hosts.push(new URL(server.url).host);
+    }
+  }
+  return [...new Set(hosts)];
+}
+
+function noticeEvent(notice: SandboxNotice): NewEvent {
+  switch (notice.type) {
+    case 'git': {
+      const { operation } = notice;
+      return {
+        type: SPAN,
+        payload: {
+          name: `git.${operation.operation}`,
+          resource_id: operation.resourceId,
+          repository: operation.repository,
+          allowed: operation.allowed,
+          status: operation.status,
+          duration_ms: operation.durationMs,
+          bytes_up: operation.bytesUp,
+          bytes_down: operation.bytesDown,
+          ...(operation.reason ? { reason: operation.reason } : {}),
+        },
+      };
+    }
+    case 'egress_refused':
+      return { type: SPAN, payload: { name: 'egress.refused', method: notice.decision.method, host: notice.decision.host, port: notice.decision.port, reason: notice.decision.reason ?? null } };
+    case 'repository_error':
+      return {
+        type: 'session.error',
+        payload: { error: { type: notice.errorType, message: notice.message, repository_url: notice.url, retry_status: { type: 'retrying' } } },
+      };
+  }
+}
+
+async function environmentConfig(db: Db, session: SessionFacts): Promise<EnvironmentConfig | undefined> {
+  const { rows } = await db.query<{ config: EnvironmentConfig }>('SELECT config FROM environments WHERE id = $1', [session.environmentId]);
+  return rows[0]?.config;
+}
+
+/** The session's file resources, for the sandbox (read only if one is provisioned). */
+async function sessionFiles(deps: RecipeDeps, session: SessionFacts): Promise<SandboxFile[]> {
+  const { db, logger } = deps;
+  const { rows } = await db.query<{ body: { file_id: string; mount_path: string } }>("SELECT body FROM session_resources WHERE session_id = $1 AND type = 'file' ORDER BY id", [session.id]);
+  return rows.map(({ body }) => ({
+    mountPath: body.mount_path,
+    async content() {
+      try {
+        return (await readFileContent(db, session.workspaceId, body.file_id)).bytes;
+      } catch (error) {
+        // Deleted or expired since it was attached: the sandbox starts without it, the log says why.
+        logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');
+        return Buffer.from(`[file ${body.file_id} is no longer available]\n`);
+      }
+    },
+  }));
+}
+
+type RepositoryBody = { url: string; mount_path: string; checkout: SandboxRepository['checkout'] };
+
+async function sessionRepositories(deps: RecipeDeps, session: SessionFacts): Promise<SandboxRepository[]> {
+  const { db, secrets } = deps;
+  const { rows } = await db.query<{ id: string; body: RepositoryBody }>("SELECT id, body FROM session_resources WHERE session_id = $1 AND type = 'github_repository' ORDER BY id", [session.id]);
+  return rows.map(({ id, body }) => ({
+    resourceId: id,
+    url: body.url,
+    mountPath: body.mount_path,
+    checkout: body.checkout ?? null,
+    async token() {
+      const { rows: current } = await db.query<{ secret: string | null }>('SELECT secret FROM session_resources WHERE id = $1', [id]);
+      const sealed = current[0]?.secret;
+      if (!sealed || !secrets) return null;
+      return openRepositoryToken(secrets, id, sealed);
+    },
+  }));
+}
