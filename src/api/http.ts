@@ -50,7 +50,9 @@ export async function jsonBody<Schema extends z.ZodType>(c: Context<AppEnv>, sch
     try {
       value = JSON.parse(text);
     } catch (error) {
-      throw new OmaError('invalid_request', `request body is not valid JSON: ${(error as Error).message}`);
+      // Only where: V8's message quotes a piece of the body, which may be a secret (a token, a credential).
+      const position = /position (\d+)/.exec((error as Error).message)?.[1];
+      throw new OmaError('invalid_request', `request body is not valid JSON${position ? ` (at position ${position})` : ''}`);
     }
   }
   // Cheap precheck on the raw text; walk the value only when an escape that might matter is there.

@@ -87,7 +87,7 @@ export class Brain {
       });
       if ([...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
-      mcp = new McpTools(this.deps, facts);
+      mcp = new McpTools(this.deps, facts, this.options.maxToolOutputBytes);
       const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
       active = run;

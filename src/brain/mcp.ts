@@ -5,6 +5,7 @@ import { McpConnection, McpFailure, type McpTokenSource } from '../mcp/client.ts
 import type { NewEvent } from '../session/interface.ts';
 import type { SecretBox } from '../vaults/crypto.ts';
 import { findMcpCredential, refreshMcpCredential, type McpCredential } from '../vaults/use.ts';
+import { truncate } from './tools.ts';
 import type { PermissionPolicy, ToolEntry } from './toolset.ts';
 
 /**
@@ -49,6 +50,7 @@ export class McpTools {
   constructor(
     private readonly deps: McpDeps,
     private readonly session: { workspaceId: string; vaultIds: string[]; agent: { tools?: unknown; mcp_servers?: unknown } },
+    private readonly maxOutputBytes = 100 * 1024,
   ) {}
 
   /** Whether the agent has any MCP toolset at all. */
@@ -105,7 +107,9 @@ export class McpTools {
     if (!entry.mcp || !server) return { content: [{ type: 'text', text: 'This MCP server is no longer configured on the agent.' }], isError: true };
     try {
       const result = await this.connection(server).callTool(entry.mcp.tool, input, signal);
-      return { content: result.content as unknown as Record<string, unknown>[], isError: result.isError };
+      // Like the sandbox's output, text beyond the limit keeps its end (each block on its own).
+      const content = result.content.map((block) => (block.type === 'text' ? { ...block, text: truncate(block.text, this.maxOutputBytes) } : block));
+      return { content: content as unknown as Record<string, unknown>[], isError: result.isError };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const outcome: McpCallOutcome = { content: [{ type: 'text', text: `The MCP server ${server.name} could not run ${entry.mcp.tool}: ${message}` }], isError: true };
@@ -153,6 +157,7 @@ export class McpTools {
         return found.accessToken;
       },
       async refresh(rejected) {
+        credential = undefined; // read the vault again: the credential may have been rotated, archived or deleted
         const found = await find();
         if (!found) throw new Error(`the server refused the request and no vault of the session has a credential for ${server.url}`);
         if (found.accessToken !== rejected) return found.accessToken; // refreshed meanwhile

@@ -68,8 +68,11 @@ export function allowedHosts(config: EnvironmentConfig, session: Pick<SessionFac
   const hosts = [...networking.allowed_hosts];
   if (networking.allow_package_managers) hosts.push(...Object.values(REGISTRY_HOSTS).flat());
   if (networking.allow_mcp_servers) {
+    // The server's own port only: a bare host would open all its ports (and a private host's services).
     for (const server of (session.agent.mcp_servers ?? []) as { url: string }[]) {
-      if (URL.canParse(server.url)) hosts.push(new URL(server.url).host);
+      if (!URL.canParse(server.url)) continue;
+      const url = new URL(server.url);
+      hosts.push(`${url.hostname}:${url.port || (url.protocol === 'https:' ? 443 : 80)}`);
     }
   }
   return [...new Set(hosts)];
@@ -139,7 +142,8 @@ async function sessionRepositories(deps: RecipeDeps, session: SessionFacts): Pro
     checkout: body.checkout ?? null,
     async token() {
       const { rows: current } = await db.query<{ secret: string | null }>('SELECT secret FROM session_resources WHERE id = $1', [id]);
-      const sealed = current[0]?.secret;
+      if (!current[0]) return undefined; // detached since the sandbox started: no longer the session's
+      const sealed = current[0].secret;
       if (!sealed || !secrets) return null;
       return openRepositoryToken(secrets, id, sealed);
     },

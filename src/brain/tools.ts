@@ -104,7 +104,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-function truncate(text: string, maxBytes: number): string {
+export function truncate(text: string, maxBytes: number): string {
   const bytes = Buffer.from(text);
   if (bytes.length <= maxBytes) return text;
   return `[output truncated: showing the last ${maxBytes} of ${bytes.length} bytes]\n${bytes.subarray(bytes.length - maxBytes).toString('utf8')}`;

@@ -1,10 +1,11 @@
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sandboxUid, type LaunchExtras, type ShellSandbox } from './bubblewrap.ts';
 import { egressBridgeCommand, egressEnv, EgressProxy, EGRESS_PORT } from './egress.ts';
 import type { SandboxRecipe } from './interface.ts';
 import { PACKAGES_DIR, REGISTRY_HOSTS, type Installer } from './packages.ts';
+import { handOver } from './services.ts';
 
 /** Where the installer sees the egress proxy's socket. */
 const SOCKET_DIR = '/run/oma';
@@ -23,7 +24,6 @@ export function bubblewrapInstaller(launch: (recipe: SandboxRecipe, extras: Laun
   return async ({ key, script, target, managers, settings }) => {
     const id = `pkg_${key}`;
     const socketDir = mkdtempSync(join(tmpdir(), 'oma-egress-'));
-    chmodSync(socketDir, 0o711);
     const refused: string[] = [];
     const proxy = await EgressProxy.start({
       socketPath: join(socketDir, 'egress.sock'),
@@ -31,6 +31,7 @@ export function bubblewrapInstaller(launch: (recipe: SandboxRecipe, extras: Laun
       onDecision: (decision) => decision.allowed || refused.push(`${decision.host}:${decision.port} (${decision.reason ?? 'not allowed'})`),
     });
     try {
+      handOver(socketDir, id); // the installer's uid alone may enter and connect
       if (process.getuid?.() === 0) chownSync(target, sandboxUid(id), sandboxUid(id));
       const sandbox = await launch(
         { sessionId: id, workspaceId: '-', environmentId: '-' },

@@ -71,8 +71,8 @@ export interface SandboxRepository {
   /** Absolute, or relative to /workspace. */
   mountPath: string;
   checkout: { type: 'branch'; name: string } | { type: 'commit'; sha: string } | null;
-  /** The token as it is now: read at every git operation, so a rotated one applies from the next on. */
-  token(): Promise<string | null>;
+  /** The token as it is now: read at every git operation, so a rotated one applies from the next on. Null: none; undefined: the resource was removed. */
+  token(): Promise<string | null | undefined>;
 }
 
 export interface SandboxServices {

@@ -1,6 +1,7 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
+import { sandboxUid } from './bubblewrap.ts';
 import { egressBridgeCommand, egressEnv, EgressProxy, EGRESS_PORT } from './egress.ts';
 import { GitProxy } from './git-proxy.ts';
 import { ToolError, type RepositoryErrorType, type Sandbox, type SandboxProvider, type SandboxRecipe, type SandboxRepository, type SandboxServices } from './interface.ts';
@@ -44,8 +45,9 @@ export class HostServices implements SandboxProvider {
   async provision(recipe: SandboxRecipe): Promise<Sandbox> {
     const repositories = recipe.repositories ?? [];
     if (!recipe.egress && repositories.length === 0) return this.inner.provision(recipe);
+    // 0700 (mkdtemp's mode) until its sockets exist; then the sandbox's own uid's alone (the sockets
+    // too): the path is no secret, so no other user of the host may enter or connect.
     const socketDir = mkdtempSync(join(tmpdir(), 'oma-net-'));
-    chmodSync(socketDir, 0o711); // the sandbox's uid enters, never lists
     const closers: (() => Promise<void>)[] = [async () => rmSync(socketDir, { recursive: true, force: true })];
     const closeAll = async () => {
       for (const close of closers.reverse()) await close().catch(() => {});
@@ -64,13 +66,15 @@ export class HostServices implements SandboxProvider {
           listen: { socketPath: join(socketDir, 'git.sock') },
           resolve: async (id) => {
             const repository = repositories.find((entry) => entry.resourceId === id);
-            return repository && { url: repository.url, token: await repository.token() };
+            const token = await repository?.token();
+            return repository && token !== undefined ? { url: repository.url, token } : undefined;
           },
           onOperation: (operation) => recipe.onNotice?.({ type: 'git', operation }),
         });
         closers.push(() => git.close());
         writeFileSync(join(socketDir, 'gitconfig'), gitConfig(repositories), { mode: 0o644 });
       }
+      handOver(socketDir, recipe.sessionId);
       const services: SandboxServices = { socketDir, egress: Boolean(recipe.egress), git: repositories.length > 0 };
       const sandbox = await this.inner.provision({ ...recipe, services });
       for (const repository of repositories) await clone(sandbox, repository, recipe);
@@ -89,6 +93,21 @@ export class HostServices implements SandboxProvider {
       throw error;
     }
   }
+}
+
+/**
+ * Give the socket directory and its sockets to the sandbox's uid (as root: each session's sandbox
+ * runs as its own uid), readable and connectable by it alone. Unprivileged, they stay this user's.
+ */
+export function handOver(dir: string, sandboxId: string) {
+  const uid = process.getuid?.() === 0 ? sandboxUid(sandboxId) : undefined;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    chmodSync(path, name.endsWith('.sock') ? 0o600 : 0o400);
+    if (uid !== undefined) chownSync(path, uid, uid);
+  }
+  chmodSync(dir, 0o700);
+  if (uid !== undefined) chownSync(dir, uid, uid);
 }
 
 /** What a provider adds to its sandbox for `services`: binds, environment, and the bridges to start before hand-out. */

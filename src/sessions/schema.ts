@@ -29,7 +29,12 @@ export const ResourceParams = z.discriminatedUnion('type', [
   FileResourceParams,
   z.strictObject({
     type: z.literal('github_repository'),
-    url: z.string().url().refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL'),
+    // A token goes in authorization_token, never in the URL (which the sandbox's git config and the API show).
+    url: z
+      .string()
+      .url()
+      .refine((url) => /^https?:\/\//.test(url), 'must be an http(s) URL')
+      .refine((url) => !URL.canParse(url) || (new URL(url).username === '' && new URL(url).password === ''), 'must not contain user info (put the token in authorization_token)'),
     authorization_token: z.string().min(1).optional(),
     checkout: z
       .discriminatedUnion('type', [

@@ -1,10 +1,8 @@
 import { Hono, type Context } from 'hono';
-import type { z } from 'zod';
 import type { ApiDeps } from '../api/deps.ts';
 import { jsonBody, type AppEnv } from '../api/http.ts';
 import { pageRequest } from '../api/pagination.ts';
 import { Query } from '../api/query.ts';
-import { isOmaError, OmaError } from '../errors.ts';
 import { archiveCredential, createCredential, deleteCredential, getCredential, listCredentials, updateCredential } from './credentials.ts';
 import { CredentialCreateBody, CredentialUpdateBody, VaultCreateBody, VaultUpdateBody } from './params.ts';
 import { archiveVault, createVault, deleteVault, getVault, listVaults, updateVault } from './store.ts';
@@ -14,21 +12,6 @@ import { validateMcpOAuth } from './validate.ts';
  * `/v1/vaults` and `/v1/vaults/{vault_id}/credentials` (spec hands-and-credentials §8.1). Every route
  * acts in the caller's workspace only.
  */
-
-/**
- * `jsonBody`, except that a JSON syntax error does not quote the body back: V8's message includes
- * a piece of the input, which here may be a secret.
- */
-async function secretSafeBody<Schema extends z.ZodType>(c: Context<AppEnv>, schema: Schema): Promise<z.infer<Schema>> {
-  try {
-    return await jsonBody(c, schema);
-  } catch (error) {
-    if (isOmaError(error, 'invalid_request') && error.message.startsWith('request body is not valid JSON')) {
-      throw new OmaError('invalid_request', 'request body is not valid JSON');
-    }
-    throw error;
-  }
-}
 
 export function vaultRoutes(deps: ApiDeps): Hono<AppEnv> {
   const { db } = deps;
@@ -49,12 +32,12 @@ export function vaultRoutes(deps: ApiDeps): Hono<AppEnv> {
 
   const credentials = '/:vault_id/credentials';
   routes.post(credentials, async (c) =>
-    c.json(await createCredential(db, deps.secrets, workspace(c), c.req.param('vault_id'), await secretSafeBody(c, CredentialCreateBody))),
+    c.json(await createCredential(db, deps.secrets, workspace(c), c.req.param('vault_id'), await jsonBody(c, CredentialCreateBody))),
   );
   routes.get(credentials, async (c) => c.json(await listCredentials(db, workspace(c), c.req.param('vault_id'), listOptions(c))));
   routes.get(`${credentials}/:credential_id`, async (c) => c.json(await getCredential(db, workspace(c), c.req.param('vault_id'), c.req.param('credential_id'))));
   routes.post(`${credentials}/:credential_id`, async (c) => {
-    const body = await secretSafeBody(c, CredentialUpdateBody);
+    const body = await jsonBody(c, CredentialUpdateBody);
     return c.json(await updateCredential(db, deps.secrets, workspace(c), c.req.param('vault_id'), c.req.param('credential_id'), body));
   });
   routes.post(`${credentials}/:credential_id/archive`, async (c) =>

@@ -110,6 +110,9 @@ export async function attemptRefresh(db: Db, secrets: SecretBox, stale: McpCrede
 
 /** Refresh an mcp_oauth credential with its refresh token. In one transaction: lock the row (SELECT … FOR UPDATE); if the stored access token already differs from `stale.accessToken`, someone else refreshed: return the stored one. Else POST grant_type=refresh_token (client_id, resource, scope; client auth per token_endpoint_auth) to token_endpoint with a 10 s timeout, store the new access_token, expires_at (now + expires_in) and a rotated refresh_token if one came back, all sealed. Throws CredentialRefreshError (exported; message without secrets) when impossible or refused. */
 export async function refreshMcpCredential(db: Db, secrets: SecretBox, stale: McpCredential, options?: { signal?: AbortSignal }): Promise<McpCredential> {
+  // An archived credential (or one of an archived vault) is not used any more, so not refreshed either.
+  const { rows } = await db.query('SELECT 1 FROM vault_credentials c JOIN vaults v ON v.id = c.vault_id WHERE c.id = $1 AND c.archived_at IS NULL AND v.archived_at IS NULL', [stale.credentialId]);
+  if (rows.length === 0) throw new CredentialRefreshError(`credential ${stale.credentialId} was archived or deleted`);
   const attempt = await attemptRefresh(db, secrets, stale, options);
   if (attempt.credential) return attempt.credential;
   throw new CredentialRefreshError(`credential ${stale.credentialId} could not be refreshed: ${attempt.reason ?? attempt.status}`);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SPAN } from '../../src/brain/history.ts';
+import { allowedHosts } from '../../src/brain/recipe.ts';
 import { openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
 import { bwrapMissing } from '../../src/testing/sandboxes.ts';
 import { startTestOma, type TestOma } from '../../src/testing/server.ts';
@@ -83,6 +84,16 @@ describe('sandbox egress', { skip }, () => {
     assert.match(outputs[0]!, /private or local address/, outputs[0]);
     assert.match(outputs[1]!, /private or local address/, outputs[1]);
     assert.equal(refusals.length, 2);
+  });
+
+  it('[EGRESS-1] the allowlist: limited adds registries and the MCP servers (their own port only); unrestricted follows the operator', () => {
+    const agent = { mcp_servers: [{ url: 'http://10.0.0.5/mcp' }, { url: 'https://mcp.example.com/v1' }, { url: 'http://[::1]:8123/mcp' }] };
+    const limited = (extra: object) => ({ type: 'cloud' as const, networking: { type: 'limited' as const, allowed_hosts: ['api.example.com'], allow_package_managers: false, allow_mcp_servers: false, ...extra } });
+    assert.deepEqual(allowedHosts(limited({}), { agent } as never, 'none'), ['api.example.com']);
+    assert.deepEqual(allowedHosts(limited({ allow_mcp_servers: true }), { agent } as never, 'none'), ['api.example.com', '10.0.0.5:80', 'mcp.example.com:443', '[::1]:8123']);
+    assert.ok(allowedHosts(limited({ allow_package_managers: true }), { agent } as never, 'none').includes('pypi.org'));
+    assert.deepEqual(allowedHosts({ type: 'cloud', networking: { type: 'unrestricted' } }, { agent } as never, 'none'), []);
+    assert.deepEqual(allowedHosts({ type: 'cloud', networking: { type: 'unrestricted' } }, { agent } as never, 'public'), ['*']);
   });
 
   it('[EGRESS-1] limited with no hosts: no proxy, no network at all', async () => {

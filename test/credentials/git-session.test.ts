@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SPAN } from '../../src/brain/history.ts';
+import { sandboxUid } from '../../src/sandbox/bubblewrap.ts';
 import { openSandboxProvider, type SandboxPool } from '../../src/sandbox/index.ts';
 import { startGitServer } from '../../src/testing/git-server.ts';
 import { bwrapMissing } from '../../src/testing/sandboxes.ts';
@@ -139,9 +140,31 @@ describe('git repositories in sessions', { skip }, () => {
     assert.match(unknown!.text, /unknown [1-9]/, unknown!.text);
     assert.match(path!.text, /^40[34] path$/m, path!.text);
     assert.equal(mine!.text, 'mine');
-    const refused = (await stored(created.id)).filter((event) => event.type === SPAN && event.payload.name === 'git.refused');
+    let refused = (await stored(created.id)).filter((event) => event.type === SPAN && event.payload.name === 'git.refused');
     assert.ok(refused.length >= 2, `refusals logged: ${JSON.stringify(refused.map((event) => event.payload))}`);
     assert.ok(!git.requests.some((request) => request.path.includes('foreign')), 'the foreign repository was never reached');
+    // The services' sockets are the sandbox uid's alone: no other user of the host may connect to them.
+    const dirs = readdirSync(tmpdir()).filter((name) => name.startsWith('oma-net-')).map((name) => join(tmpdir(), name)).filter((dir) => statSync(dir).uid === sandboxUid(created.id));
+    assert.equal(dirs.length, 1);
+    assert.equal(statSync(dirs[0]!).mode & 0o777, 0o700);
+    for (const name of readdirSync(dirs[0]!)) assert.equal(statSync(join(dirs[0]!, name)).mode & 0o077, 0, `${name} is the sandbox's alone`);
+    // A resource detached from the session is no longer served, even to the sandbox that cloned it.
+    await oma.client.beta.sessions.resources.delete(resource!.id, { session_id: created.id });
+    const after = await turn(created.id, 'detached', ['cd /workspace/mine && git fetch -q origin 2>&1; echo "status $?"'], 2);
+    assert.match(outputs(after).at(-1)!.text, /no repository .* in this session[\s\S]*status [1-9]\d*$/);
+    refused = (await stored(created.id)).filter((event) => event.type === SPAN && event.payload.name === 'git.refused');
+    assert.equal(refused.at(-1)!.payload.resource_id, resource!.id);
+  });
+
+  it('[GIT-1] a repository URL with user info (a token in the URL) is refused; nothing is created', async () => {
+    const before = (await oma.client.beta.sessions.list({ limit: 100 })).data.length;
+    await assert.rejects(session([{ type: 'github_repository', url: `http://x-access-token:${token}@127.0.0.1:1/o/r.git` }]), (error: Error & { status?: number }) => {
+      assert.equal(error.status, 400);
+      assert.match(error.message, /user info/);
+      assert.ok(!error.message.includes(token), 'the error does not echo the token');
+      return true;
+    });
+    assert.equal((await oma.client.beta.sessions.list({ limit: 100 })).data.length, before);
   });
 
   it('[GIT-5] a repository that cannot be cloned is a session.error; the session carries on', async () => {

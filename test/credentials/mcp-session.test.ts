@@ -146,7 +146,18 @@ describeBrain('MCP servers in sessions', (harness) => {
     assert.equal(mcp.calls.length, calls + 1, 'a denied call never reaches the server');
   });
 
-  it('[MCP-3] a tool error and an unknown tool are tool errors; the turn goes on', async () => {
+  it('[MCP-1] a result longer than the tool output limit keeps its end, after a marker', async () => {
+    const { scripts } = harness();
+    const { session } = await setup();
+    const long = `${'x'.repeat(150 * 1024)}THE END`;
+    scripts.add('mcp-long', [use('echo', { text: long }), text('Long.')]);
+    const events = await run(session.id, 'mcp-long');
+    const result = events.find((event) => event.type === 'agent.mcp_tool_result') as any;
+    assert.match(result.content[0].text, /^\[output truncated: showing the last 102400 of 153607 bytes\]\n/);
+    assert.ok(result.content[0].text.endsWith('THE END'));
+  });
+
+  it('[MCP-3] a tool that answers with an error is a tool error; the turn goes on', async () => {
     const { scripts } = harness();
     const { session } = await setup();
     scripts.add('mcp-errors', [use('fail', {}), text('It failed.')]);

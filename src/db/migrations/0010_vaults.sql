@@ -42,3 +42,7 @@ CREATE TABLE master_key_check (
   sealed      text NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Repository tokens stored before they were sealed (plain text) are dropped, not kept readable: the
+-- sessions' owners rotate them (POST /v1/sessions/{id}/resources/{resource_id}) to use those repositories again.
+UPDATE session_resources SET secret = NULL WHERE secret IS NOT NULL AND secret NOT LIKE 'v1.%';
