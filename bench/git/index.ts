@@ -9,12 +9,12 @@
  * with the host's git, one after the other, never two at once:
  * - direct: `git clone` of the server's URL, the token given to the client with
  *   `-c http.extraHeader=Authorization: Basic …`;
- * - via proxy: `git clone` of `http://127.0.0.1:<port>/<resource id>`, where a socat bridge
- *   (`TCP-LISTEN:…,bind=127.0.0.1,reuseaddr,fork` → `UNIX-CONNECT:`, as egressBridgeCommand spells it)
- *   forwards to the proxy's unix socket, which adds the token and forwards to the same server: the
- *   path git takes from inside a sandbox, minus bubblewrap;
- * - via proxy, bridge nodelay: the same with `,nodelay` on socat's TCP side (TCP_NODELAY), which
- *   shows what Nagle's algorithm meeting delayed ACKs costs on the bridge;
+ * - via proxy, bridge without nodelay: `git clone` of `http://127.0.0.1:<port>/<resource id>`, where a
+ *   socat bridge (`TCP-LISTEN:…,bind=127.0.0.1,reuseaddr,fork` → `UNIX-CONNECT:`) forwards to the
+ *   proxy's unix socket, which adds the token and forwards to the same server;
+ * - via proxy (sandbox path): the same with `,nodelay` on socat's TCP side (TCP_NODELAY), as
+ *   egressBridgeCommand spells it since this benchmark showed what Nagle's algorithm meeting delayed
+ *   ACKs cost on the bridge (~40 ms a clone): the path git takes from inside a sandbox, minus bubblewrap;
  * - proxy on TCP, no bridge: the same proxy listening on a loopback port, cloned without socat, to
  *   tell the bridge's share of the added time from the proxy's.
  * One unrecorded warm-up round, then ROUNDS recorded ones; each clone is timed from spawn to exit
@@ -36,7 +36,7 @@ import { Table } from '../lib/table.ts';
 const ROUNDS = 10;
 const RANDOM_BYTES = 10 * 1024 * 1024;
 const RESOURCE_ID = 'sesrsc_bench';
-const COLUMNS = ['direct', 'via proxy', 'via proxy, bridge nodelay', 'proxy on TCP, no bridge'] as const;
+const COLUMNS = ['direct', 'via proxy (sandbox path)', 'via proxy, bridge without nodelay', 'proxy on TCP, no bridge'] as const;
 type Column = (typeof COLUMNS)[number];
 
 export async function main(): Promise<void> {
@@ -60,8 +60,8 @@ export async function main(): Promise<void> {
     const header = `http.extraHeader=Authorization: Basic ${Buffer.from(`bench:${token}`).toString('base64')}`;
     const variants: Record<Column, () => Promise<number>> = {
       direct: () => clone(['-c', header, 'clone', '--quiet', url], dir, home),
-      'via proxy': () => clone(['clone', '--quiet', `http://127.0.0.1:${bridge.port}/${RESOURCE_ID}`], dir, home),
-      'via proxy, bridge nodelay': () => clone(['clone', '--quiet', `http://127.0.0.1:${fastBridge.port}/${RESOURCE_ID}`], dir, home),
+      'via proxy, bridge without nodelay': () => clone(['clone', '--quiet', `http://127.0.0.1:${bridge.port}/${RESOURCE_ID}`], dir, home),
+      'via proxy (sandbox path)': () => clone(['clone', '--quiet', `http://127.0.0.1:${fastBridge.port}/${RESOURCE_ID}`], dir, home),
       'proxy on TCP, no bridge': () => clone(['clone', '--quiet', `http://127.0.0.1:${tcpProxy.port}/${RESOURCE_ID}`], dir, home),
     };
 
