@@ -37,6 +37,8 @@ export interface Config {
   brains: number;
   /** How often idle brains look for due wakes that no notification announced (`OMA_WAKE_POLL_MS`; default 200 embedded, 500 on PostgreSQL). */
   wakePollMs: number;
+  /** Lease of a self_hosted work item: granted at ack, extended by each heartbeat (`OMA_WORK_TTL_SECONDS`, default 60). */
+  workTtlSeconds: number;
   brain: BrainOptions;
 }
 
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.OMA_LOG_LEVEL || 'info',
     brains: integer('OMA_BRAINS', env.OMA_BRAINS, 4 * availableParallelism(), 0, 10_000),
     wakePollMs: integer('OMA_WAKE_POLL_MS', env.OMA_WAKE_POLL_MS, env.DATABASE_URL ? 500 : 200, 10, 3_600_000),
+    workTtlSeconds: integer('OMA_WORK_TTL_SECONDS', env.OMA_WORK_TTL_SECONDS, 60, 1, 86_400),
     brain: {
       maxToolCallsPerTurn: integer('OMA_MAX_TOOL_CALLS_PER_TURN', env.OMA_MAX_TOOL_CALLS_PER_TURN, DEFAULT_BRAIN_OPTIONS.maxToolCallsPerTurn, 1, 1e6),
       maxModelAttempts: integer('OMA_MODEL_MAX_ATTEMPTS', env.OMA_MODEL_MAX_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxModelAttempts, 1, 100),
@@ -136,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       toolTimeoutMs: integer('OMA_TOOL_TIMEOUT_MS', env.OMA_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.toolTimeoutMs, 1, 86_400_000),
       maxToolOutputBytes: integer('OMA_MAX_TOOL_OUTPUT_BYTES', env.OMA_MAX_TOOL_OUTPUT_BYTES, DEFAULT_BRAIN_OPTIONS.maxToolOutputBytes, 1024, 1024 ** 3),
       maxWakeAttempts: integer('OMA_MAX_WAKE_ATTEMPTS', env.OMA_MAX_WAKE_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxWakeAttempts, 1, 1000),
+      workerToolTimeoutMs: integer('OMA_WORKER_TOOL_TIMEOUT_MS', env.OMA_WORKER_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.workerToolTimeoutMs, 1_000, 7 * 86_400_000),
       unrestrictedNetworking: oneOf('OMA_UNRESTRICTED_NETWORKING', env.OMA_UNRESTRICTED_NETWORKING, ['none', 'public'] as const, DEFAULT_BRAIN_OPTIONS.unrestrictedNetworking),
     },
     ...overrides,

@@ -22,6 +22,8 @@ const CODES = {
   stale_seq: { status: 409, type: 'invalid_request_error', retryable: false },
   /** Session log: an append under a lease generation that has been superseded. */
   stale_fence: { status: 409, type: 'invalid_request_error', retryable: false },
+  /** A conditional request whose condition no longer holds (a work heartbeat's expected_last_heartbeat). */
+  precondition_failed: { status: 412, type: 'invalid_request_error', retryable: false },
   request_too_large: { status: 413, type: 'request_too_large', retryable: false },
   rate_limited: { status: 429, type: 'rate_limit_error', retryable: true },
   internal: { status: 500, type: 'api_error', retryable: true },

@@ -35,7 +35,7 @@ function encode(value: bigint): string {
   return out;
 }
 
-export type IdPrefix = 'sevt' | 'sesn' | 'agent' | 'env' | 'wrkspc' | 'apikey' | 'req' | (string & {});
+export type IdPrefix = 'sevt' | 'sesn' | 'agent' | 'env' | 'wrkspc' | 'apikey' | 'req' | 'work' | 'envkey' | (string & {});
 
 export function newId(prefix: IdPrefix, now: number = Date.now()): string {
   return `${prefix}_${encode(nextValue(now))}`;

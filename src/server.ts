@@ -15,6 +15,8 @@ import type { Db } from './db/interface.ts';
 import { openSessionLog, type SessionLog } from './session/index.ts';
 import type { SecretBox } from './vaults/crypto.ts';
 import { openSecrets } from './vaults/master-key.ts';
+import { startWorkSweeper } from './work/sweeper.ts';
+import { failWorkerCalls, LEASE_LOST_MESSAGE, sweepWorkerTimeouts } from './brain/worker-calls.ts';
 
 /** In a PGlite data directory: `{pid, url}` of the server holding it. */
 export const SERVER_FILE = 'server.json';
@@ -32,8 +34,11 @@ export interface RunningOma {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** What tests (and embedders) may swap: the model and the sandbox provider. */
-export type OmaParts = BrainParts;
+/**
+ * What tests (and embedders) may swap: the model and the sandbox provider; and who hears of
+ * self_hosted work items whose lease lapsed (see work/sweeper.ts).
+ */
+export type OmaParts = BrainParts & { onLeaseLost?: (sessionIds: string[]) => Promise<void> };
 
 /** Everything `oma serve` runs, in-process: database, session log, HTTP API, brains. */
 export async function startOma(config: Config, logger?: Logger, parts: OmaParts = {}): Promise<RunningOma> {
@@ -60,6 +65,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       previews,
       onWake: brains?.poke,
       secrets,
+      workTtlSeconds: config.workTtlSeconds,
     });
     const server = createAdaptorServer({ fetch: app.fetch, hostname: config.host }) as Server;
     await new Promise<void>((resolve, reject) => {
@@ -76,6 +82,15 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
     // Tell other oma commands on this PGlite directory (which they may not open) where to find us.
     const serverFile = db.kind === 'pglite' ? join(config.dataDir, SERVER_FILE) : undefined;
     if (serverFile) writeFileSync(serverFile, JSON.stringify({ pid: process.pid, url }), { mode: 0o600 });
+    // Self-hosted work items whose worker stopped heartbeating go back to the queue, once their
+    // unanswered tool calls are closed with errors; calls no worker answered in time are closed too.
+    const sweeper = startWorkSweeper({
+      db,
+      ttlSeconds: config.workTtlSeconds,
+      logger,
+      onLeaseLost: parts.onLeaseLost ?? (async (sessionIds) => void (await Promise.all(sessionIds.map((id) => failWorkerCalls(log, id, LEASE_LOST_MESSAGE))))),
+      afterSweep: () => sweepWorkerTimeouts(db, log, config.brain.workerToolTimeoutMs),
+    });
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -89,6 +104,7 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
           server.closeIdleConnections();
           // Long-lived responses (event streams) would hold the server open: cut them after the grace period.
           const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+          await sweeper.stop();
           await brains?.stop(graceMs); // brains finish their turn, or hand their wake back
           await log.close(); // ends every subscription, so streams finish on their own
           await closed;

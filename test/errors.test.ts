@@ -15,6 +15,7 @@ const expected: Record<ErrorCode, { status: number; type: string; sdk: new (...a
   conflict: { status: 409, type: 'invalid_request_error', sdk: Anthropic.ConflictError, retry: 'false' },
   stale_seq: { status: 409, type: 'invalid_request_error', sdk: Anthropic.ConflictError, retry: 'false' },
   stale_fence: { status: 409, type: 'invalid_request_error', sdk: Anthropic.ConflictError, retry: 'false' },
+  precondition_failed: { status: 412, type: 'invalid_request_error', sdk: Anthropic.PreconditionFailedError, retry: null },
   request_too_large: { status: 413, type: 'request_too_large', sdk: Anthropic.ContentTooLargeError, retry: null },
   rate_limited: { status: 429, type: 'rate_limit_error', sdk: Anthropic.RateLimitError, retry: 'true' },
   internal: { status: 500, type: 'api_error', sdk: Anthropic.InternalServerError, retry: 'true' },

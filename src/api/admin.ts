@@ -6,6 +6,7 @@ import type { RateLimiter } from './rate-limit.ts';
 import type { Db } from '../db/interface.ts';
 import { OmaError } from '../errors.ts';
 import { jsonBody, type AppEnv } from './http.ts';
+import { environmentKeyRoutes } from '../work/admin-routes.ts';
 
 const perMinute = z.number().int().min(0).nullable().optional();
 const WorkspaceLimitsBody = z.strictObject({ create_per_minute: perMinute, read_per_minute: perMinute });
@@ -34,6 +35,7 @@ export function adminRoutes(db: Db, limiter: RateLimiter, keys: KeyCache): Hono<
     keys.forget(revoked.id);
     return c.json(revoked);
   });
+  routes.route('/environments', environmentKeyRoutes(db, keys));
   routes.post('/workspaces/:name/limits', async (c) => {
     const body = await jsonBody(c, WorkspaceLimitsBody);
     const workspace = await setWorkspaceLimits(db, c.req.param('name'), body);

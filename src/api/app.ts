@@ -6,6 +6,8 @@ import { OmaError } from '../errors.ts';
 import { fileRoutes } from '../files/routes.ts';
 import { sessionRoutes } from '../sessions/routes.ts';
 import { vaultRoutes } from '../vaults/routes.ts';
+import { workRoutes } from '../work/routes.ts';
+import { scopeGuard } from '../work/scope.ts';
 import { adminRoutes } from './admin.ts';
 import { authenticateRequest, KeyCache } from './auth.ts';
 import { rateLimit, RateLimiter } from './rate-limit.ts';
@@ -52,14 +54,16 @@ export function createApp(deps: ApiDeps): Hono<AppEnv> {
 
   const limiter = new RateLimiter(deps.db, deps.rateLimits);
   const keys = new KeyCache();
-  app.use('/v1/*', authenticateRequest(deps.db, keys), rateLimit(limiter));
-  app.use('/oma/*', authenticateRequest(deps.db, keys));
+  // Environment keys and sessions tokens (worker hosts) are held to their few routes by scopeGuard.
+  app.use('/v1/*', authenticateRequest(deps.db, keys), scopeGuard(deps.db), rateLimit(limiter));
+  app.use('/oma/*', authenticateRequest(deps.db, keys), scopeGuard(deps.db));
   app.route('/oma/v1', adminRoutes(deps.db, limiter, keys));
 
   // The Managed Agents surface (spec/api-core.md). Files are a general beta: the SDK sends no
   // managed-agents beta header there.
   for (const prefix of ['/v1/agents/*', '/v1/environments/*', '/v1/sessions/*', '/v1/vaults/*']) app.use(prefix, requireBeta());
   app.route('/v1/agents', agentRoutes(deps));
+  app.route('/v1/environments', workRoutes(deps));
   app.route('/v1/environments', environmentRoutes(deps));
   app.route('/v1/sessions', sessionRoutes(deps));
   app.route('/v1/vaults', vaultRoutes(deps));

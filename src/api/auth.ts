@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono';
 import { authenticate, type Principal } from '../auth/keys.ts';
 import type { Db } from '../db/interface.ts';
 import { OmaError } from '../errors.ts';
+import { authenticateWorkerCredential } from '../work/scope.ts';
 import type { AppEnv } from './http.ts';
 
 /**
@@ -17,7 +18,7 @@ export function presentedKey(headers: { header(name: string): string | undefined
 /**
  * Valid keys, remembered for a moment so that a request costs no lookup. Revocation through this
  * process forgets at once; a revocation made elsewhere (another oma process, `oma keys revoke` on a
- * shared PostgreSQL) takes effect within `ttlMs`. Unknown keys are never remembered.
+ * shared PostgreSQL) takes effect within `ttlMs`. Unknown keys and sessions tokens are never remembered.
  */
 export class KeyCache {
   private readonly entries = new Map<string, { principal: Principal; until: number }>();
@@ -27,8 +28,9 @@ export class KeyCache {
   async lookup(db: Db, key: string): Promise<Principal | undefined> {
     const hit = this.entries.get(key);
     if (hit && hit.until > Date.now()) return hit.principal;
-    const principal = await authenticate(db, key);
-    if (principal) {
+    const principal = (await authenticate(db, key)) ?? (await authenticateWorkerCredential(db, key));
+    // A sessions token dies with its item's stop or re-offer: never remembered, always looked up.
+    if (principal && principal.scope?.kind !== 'work') {
       if (this.entries.size > 10_000) this.entries.clear();
       this.entries.set(key, { principal, until: Date.now() + this.ttlMs });
     } else {

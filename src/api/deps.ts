@@ -17,6 +17,8 @@ export interface ApiDeps {
   onWake?: (sessionId: string) => void;
   /** Live previews from this process's brains, for streams that ask for `event_deltas`. */
   previews?: Previews;
+  /** A work item's lease, granted at ack and extended by each heartbeat (`OMA_WORK_TTL_SECONDS`; default 60). */
+  workTtlSeconds?: number;
   /** Seals stored secrets (credentials, repository tokens); absent when the server has no master key. */
   secrets?: SecretBox;
 }

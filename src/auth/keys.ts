@@ -33,11 +33,20 @@ export interface CreatedKey extends ApiKeyInfo {
   key: string;
 }
 
-/** Who a request is. */
+/**
+ * What a credential other than an API key may do (see work/scope.ts): an environment key works for
+ * its environment's work routes; a sessions token for its work item and that item's session.
+ */
+export type PrincipalScope =
+  | { kind: 'environment'; environmentId: string }
+  | { kind: 'work'; environmentId: string; workId: string; sessionId: string };
+
+/** Who a request is. Without a `scope`: an API key, valid on every route of its workspace. */
 export interface Principal {
   workspaceId: string;
   keyId: string;
   admin: boolean;
+  scope?: PrincipalScope;
 }
 
 const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');

@@ -85,7 +85,7 @@ export class Brain {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
-      if ([...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
+      if (!facts.selfHosted && [...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
       mcp = new McpTools(this.deps, facts, this.options.maxToolOutputBytes);
       const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options }, facts, lease.generation, stopping, events);
@@ -142,10 +142,20 @@ export class Brain {
 }
 
 async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {
-  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[] }>(
-    'SELECT id, workspace_id, environment_id, agent, vault_ids FROM sessions WHERE id = $1',
+  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[]; environment_type: string | null }>(
+    `SELECT s.id, s.workspace_id, s.environment_id, s.agent, s.vault_ids, e.config->>'type' AS environment_type
+       FROM sessions s LEFT JOIN environments e ON e.id = s.environment_id WHERE s.id = $1`,
     [id],
   );
   const row = rows[0];
-  return row && { id: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, agent: row.agent, vaultIds: row.vault_ids ?? [] };
+  return (
+    row && {
+      id: row.id,
+      workspaceId: row.workspace_id,
+      environmentId: row.environment_id,
+      agent: row.agent,
+      vaultIds: row.vault_ids ?? [],
+      selfHosted: row.environment_type === 'self_hosted',
+    }
+  );
 }

@@ -69,8 +69,18 @@ export class SessionHistory {
   /** Whether the newest complete response asked to be continued (`pause_turn`). */
   private continueResponse = false;
 
-  constructor(events: Iterable<StoredEvent> = []) {
+  /**
+   * `workerTools`: names of the tools a worker outside oma runs (a self_hosted environment's sandbox
+   * tools): their calls wait for the worker's `user.tool_result` like custom tools wait for the
+   * client's, and a brain never runs or recovers them.
+   */
+  constructor(events: Iterable<StoredEvent> = [], private readonly options: { workerTools?: ReadonlySet<string> } = {}) {
     for (const event of events) this.apply(event);
+  }
+
+  /** Whether `use` is run by the session's worker (self_hosted), not by oma. */
+  isWorkerCall(use: ToolUse): boolean {
+    return use.kind === 'toolset' && (this.options.workerTools?.has(use.event.payload.name as string) ?? false);
   }
 
   apply(event: StoredEvent) {
@@ -156,10 +166,14 @@ export class SessionHistory {
     }
   }
 
-  /** Tool uses waiting for the client: a confirmation (`ask`) or a custom tool's result. */
+  /** Tool uses waiting for the client: a confirmation (`ask`), a custom tool's result, or a worker's result (self_hosted). */
   awaitingClient(): ToolUse[] {
     return [...this.toolUses.values()].filter(
-      (use) => !use.result && (use.kind === 'custom' || (use.permission === 'ask' && !use.confirmation)),
+      (use) =>
+        !use.result &&
+        (use.kind === 'custom' ||
+          (use.permission === 'ask' && !use.confirmation) ||
+          (this.isWorkerCall(use) && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')))),
     );
   }
 
@@ -169,7 +183,7 @@ export class SessionHistory {
    */
   unfinished(): ToolUse[] {
     return [...this.toolUses.values()].filter(
-      (use) => !use.result && use.kind !== 'custom' && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')),
+      (use) => !use.result && use.kind !== 'custom' && !this.isWorkerCall(use) && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')),
     );
   }
 

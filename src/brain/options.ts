@@ -23,6 +23,8 @@ export interface BrainOptions {
    * public host through the egress proxy; private and loopback addresses stay refused).
    */
   unrestrictedNetworking: 'none' | 'public';
+  /** A self_hosted session's tool call unanswered by its worker this long becomes a tool error (`OMA_WORKER_TOOL_TIMEOUT_MS`). */
+  workerToolTimeoutMs: number;
 }
 
 export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
@@ -36,4 +38,5 @@ export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
   maxToolOutputBytes: 100 * 1024,
   maxWakeAttempts: 5,
   unrestrictedNetworking: 'none',
+  workerToolTimeoutMs: 15 * 60_000,
 };

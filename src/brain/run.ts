@@ -13,7 +13,7 @@ import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import type { McpTools } from './mcp.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
-import { evaluatePermission, IDEMPOTENT_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
+import { evaluatePermission, IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
 import { runHostTool, type SearchProvider } from './web.ts';
 
@@ -25,6 +25,8 @@ export interface SessionFacts {
   agent: AgentSnapshot;
   /** The session's vaults, in priority order (credentials for its MCP servers). */
   vaultIds: string[];
+  /** Its environment is self_hosted: the sandbox tools run on the user's worker, not here. */
+  selfHosted?: boolean;
 }
 
 export interface RunDeps {
@@ -66,7 +68,7 @@ export class SessionRun {
     private readonly stopping: AbortSignal,
     events: StoredEvent[],
   ) {
-    this.history = new SessionHistory(events);
+    this.history = new SessionHistory(events, { workerTools: session.selfHosted ? new Set(SANDBOX_TOOLS) : undefined });
     this.catalog = toolCatalog(session.agent);
   }
 
@@ -169,7 +171,8 @@ export class SessionRun {
       }
     }
     await this.ensureRunning(events);
-    await this.runTools(allowed);
+    // A worker's call, once allowed, is the worker's to run (it sees the confirmation on the stream).
+    await this.runTools(allowed.filter((use) => !this.history.isWorkerCall(use)));
   }
 
   private async callModel(take: StoredEvent[]) {
@@ -237,7 +240,7 @@ export class SessionRun {
     if (denied.length > 0) {
       await this.append(denied.map((use) => this.toolResult(use.event.id, this.denialReason(use), true)));
     }
-    await this.runTools(uses.filter((use) => use.kind !== 'custom' && use.permission === 'allow'));
+    await this.runTools(uses.filter((use) => use.kind !== 'custom' && use.permission === 'allow' && !this.history.isWorkerCall(use)));
     if (stopReason === 'refusal' && uses.length === 0) {
       await this.idle({ type: 'refusal' }, { type: 'refusal', category: null, explanation: null });
     }

@@ -5,6 +5,7 @@ import { registerFakeModelCommand } from './fake-model.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerWorkerCommand } from './worker.ts';
 import { registerKeyCommands, registerWorkspaceCommands } from './keys.ts';
+import { registerEnvironmentCommands } from './environments.ts';
 import { registerServeCommand } from './serve.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,7 +40,7 @@ Environment:
                       DATABASE_URL to store them (the same on every process); embedded mode generates one in OMA_DATA_DIR
   OMA_RATE_LIMIT_CREATE, OMA_RATE_LIMIT_READ   default per-workspace requests per minute (600, 6000; 0 = unlimited)
   OMA_MAX_BODY_BYTES, OMA_MAX_EVENT_BYTES, OMA_MAX_FILE_BYTES   size limits (32 MiB, 8 MiB, 100 MiB)
-  OMA_URL             where \`oma keys\` finds a server holding OMA_DATA_DIR (default: the address it wrote there)
+  OMA_URL             where \`oma keys\` and \`oma environments\` find a server holding OMA_DATA_DIR (default: the address it wrote there)
   ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL   the model the brains call (\`oma fake-model\` serves a scripted one)
   OMA_BRAINS          sessions one process runs at once (default 4 per core; 0 = API only)
   OMA_MAX_TOOL_CALLS_PER_TURN   tool calls per turn before tool_use_limit_reached_error (default 500)
@@ -48,12 +49,15 @@ Environment:
   OMA_LEASE_TTL_MS    a brain's lease on a session, renewed every third of it (default 15000)
   OMA_MAX_WAKE_ATTEMPTS   brains dying on a session without progress this often end its turn (default 5)
   OMA_WAKE_POLL_MS    idle brains look for wakes no notification announced (default 200 embedded, 500 PostgreSQL)
-  OMA_TOOL_TIMEOUT_MS, OMA_MAX_TOOL_OUTPUT_BYTES   per tool call (10 min; 100 KiB, the end kept)`,
+  OMA_TOOL_TIMEOUT_MS, OMA_MAX_TOOL_OUTPUT_BYTES   per tool call (10 min; 100 KiB, the end kept)
+  OMA_WORK_TTL_SECONDS   a self_hosted work item's lease: a worker that does not heartbeat within it loses the item (default 60)
+  OMA_WORKER_TOOL_TIMEOUT_MS   a self_hosted session's tool call its worker has not answered becomes a tool error (15 min)`,
   );
 
 registerServeCommand(program);
 registerKeyCommands(program);
 registerWorkspaceCommands(program);
+registerEnvironmentCommands(program);
 registerFakeModelCommand(program);
 registerDemoCommand(program);
 registerWorkerCommand(program);

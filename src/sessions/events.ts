@@ -12,6 +12,7 @@ import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import { parseEvent, type SendableEvent } from './event-params.ts';
 import { renderEvent, type SessionRow } from './render.ts';
 import { getSessionRow, isSelfHosted } from './store.ts';
+import { ensureWorkItem } from '../work/store.ts';
 
 /** Sending events to a session and listing them (spec §5.1, §5.2). */
 
@@ -203,6 +204,8 @@ export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { even
   await checkReferences(deps.db, session, events, selfHosted);
   await checkFileReferences(deps.db, session.workspace_id, events, 'events');
   const stored = await appendClientEvents(deps, session, events);
+  // The session runs again: on a self_hosted environment it needs a live work item (a no-op elsewhere).
+  await ensureWorkItem(deps.db, { id: session.id, workspaceId: session.workspace_id, environmentId: session.environment_id });
   return { data: stored.map((event) => renderEvent(event)) };
 }
 

@@ -16,6 +16,7 @@ import { deleteSession, getResources, getSessionRow, insertSession, setStatus, t
 import { streamEvents } from './stream.ts';
 import { threadRoutes } from './threads.ts';
 import { assertUsableVaults } from '../vaults/store.ts';
+import { ensureWorkItem } from '../work/store.ts';
 import { z } from 'zod';
 
 /** `/v1/sessions…` (spec §4, §5, §6). */
@@ -76,6 +77,8 @@ export function sessionRoutes(deps: ApiDeps): Hono<AppEnv> {
         throw error;
       }
     }
+    // A self_hosted session needs a worker's hands: queue its work item (spec hands §2.5).
+    if (selfHosted) await ensureWorkItem(deps.db, { id, workspaceId, environmentId: body.environment_id });
     return respond(c, id);
   });
 

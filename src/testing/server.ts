@@ -38,7 +38,7 @@ export async function startTestOma(options: { storage?: 'pglite' | 'postgres'; c
     config = loadConfig({}, { port: 0, apiKey: TEST_API_KEY, dataDir: dir, ...brainConfig });
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
-  const oma = await startOma(config, undefined, { model: options.model, sandboxes: options.sandboxes });
+  const oma = await startOma(config, undefined, { model: options.model, sandboxes: options.sandboxes, onLeaseLost: options.onLeaseLost });
   const client = new Anthropic({ baseURL: oma.url, apiKey: TEST_API_KEY, maxRetries: 0 });
   return {
     ...oma,

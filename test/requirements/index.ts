@@ -2,6 +2,7 @@ import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
 import { crashRequirements } from './crash.ts';
 import { credentialsRequirements } from './credentials.ts';
+import { selfHostedRequirements } from './selfhosted.ts';
 import { handsRequirements } from './hands.ts';
 import { securityRequirements } from './security.ts';
 import { environmentsRequirements } from './environments.ts';
@@ -26,4 +27,5 @@ export const requirements: Record<string, string> = {
   ...securityRequirements,
   ...crashRequirements,
   ...credentialsRequirements,
+  ...selfHostedRequirements,
 };
