@@ -128,7 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: env.OMA_LOG_LEVEL || 'info',
     brains: integer('OMA_BRAINS', env.OMA_BRAINS, 4 * availableParallelism(), 0, 10_000),
     wakePollMs: integer('OMA_WAKE_POLL_MS', env.OMA_WAKE_POLL_MS, env.DATABASE_URL ? 500 : 200, 10, 3_600_000),
-    workTtlSeconds: integer('OMA_WORK_TTL_SECONDS', env.OMA_WORK_TTL_SECONDS, 60, 1, 86_400),
+    workTtlSeconds: integer('OMA_WORK_TTL_SECONDS', env.OMA_WORK_TTL_SECONDS, 120, 1, 86_400),
     brain: {
       maxToolCallsPerTurn: integer('OMA_MAX_TOOL_CALLS_PER_TURN', env.OMA_MAX_TOOL_CALLS_PER_TURN, DEFAULT_BRAIN_OPTIONS.maxToolCallsPerTurn, 1, 1e6),
       maxModelAttempts: integer('OMA_MODEL_MAX_ATTEMPTS', env.OMA_MODEL_MAX_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxModelAttempts, 1, 100),

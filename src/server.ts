@@ -16,7 +16,7 @@ import { openSessionLog, type SessionLog } from './session/index.ts';
 import type { SecretBox } from './vaults/crypto.ts';
 import { openSecrets } from './vaults/master-key.ts';
 import { startWorkSweeper } from './work/sweeper.ts';
-import { failWorkerCalls, LEASE_LOST_MESSAGE, sweepWorkerTimeouts } from './brain/worker-calls.ts';
+import { failWorkerCalls, hasOpenWorkerCalls, LEASE_LOST_MESSAGE, sweepWorkerTimeouts } from './brain/worker-calls.ts';
 
 /** In a PGlite data directory: `{pid, url}` of the server holding it. */
 export const SERVER_FILE = 'server.json';
@@ -38,7 +38,7 @@ export interface RunningOma {
  * What tests (and embedders) may swap: the model and the sandbox provider; and who hears of
  * self_hosted work items whose lease lapsed (see work/sweeper.ts).
  */
-export type OmaParts = BrainParts & { onLeaseLost?: (sessionIds: string[]) => Promise<void> };
+export type OmaParts = BrainParts & { onLeaseLost?: (sessionIds: string[], lapsedBy: Date) => Promise<void> };
 
 /** Everything `oma serve` runs, in-process: database, session log, HTTP API, brains. */
 export async function startOma(config: Config, logger?: Logger, parts: OmaParts = {}): Promise<RunningOma> {
@@ -88,7 +88,9 @@ export async function startOma(config: Config, logger?: Logger, parts: OmaParts 
       db,
       ttlSeconds: config.workTtlSeconds,
       logger,
-      onLeaseLost: parts.onLeaseLost ?? (async (sessionIds) => void (await Promise.all(sessionIds.map((id) => failWorkerCalls(log, id, LEASE_LOST_MESSAGE))))),
+      onLeaseLost:
+        parts.onLeaseLost ?? (async (sessionIds, lapsedBy) => void (await Promise.all(sessionIds.map((id) => failWorkerCalls(log, id, LEASE_LOST_MESSAGE, { createdBefore: lapsedBy }))))),
+      waiting: (sessionId) => hasOpenWorkerCalls(db, sessionId),
       afterSweep: () => sweepWorkerTimeouts(db, log, config.brain.workerToolTimeoutMs),
     });
     let stopping: Promise<void> | undefined;

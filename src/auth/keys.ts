@@ -39,7 +39,8 @@ export interface CreatedKey extends ApiKeyInfo {
  */
 export type PrincipalScope =
   | { kind: 'environment'; environmentId: string }
-  | { kind: 'work'; environmentId: string; workId: string; sessionId: string };
+  /** `stopped`: the item was stopped; its holder may still heartbeat and stop it (to learn so), nothing else. */
+  | { kind: 'work'; environmentId: string; workId: string; sessionId: string; stopped?: boolean };
 
 /** Who a request is. Without a `scope`: an API key, valid on every route of its workspace. */
 export interface Principal {

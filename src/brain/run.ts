@@ -16,6 +16,7 @@ import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } fr
 import { evaluatePermission, IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
 import { runHostTool, type SearchProvider } from './web.ts';
+import { ensureWorkItem } from '../work/store.ts';
 
 /** What a run needs from the session's row. */
 export interface SessionFacts {
@@ -308,6 +309,10 @@ export class SessionRun {
     await this.syncRow('idle', usage);
     await this.append([{ type: 'session.usage', payload: { usage } }, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
     this.modelFailures = 0;
+    // Waiting on its worker's calls: a self_hosted session needs a live work item (its last may have just ended).
+    if (this.session.selfHosted && stopReason.type === 'requires_action') {
+      await ensureWorkItem(this.deps.db, { id: this.session.id, workspaceId: this.session.workspaceId, environmentId: this.session.environmentId });
+    }
   }
 
   // ---- events ----
@@ -356,7 +361,11 @@ export class SessionRun {
   }
 
   private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
-    const mcp = this.history.toolUses.get(useId)?.kind === 'mcp';
+    const use = this.history.toolUses.get(useId);
+    // A worker's call closed here (interrupt, turn limit, failure) is closed as the hands' answer: the
+    // SDK's worker counts only user.tool_result as answered, and would otherwise still run it.
+    if (use && this.history.isWorkerCall(use)) return { type: 'user.tool_result', payload: { tool_use_id: useId, content: text(output), is_error: isError } };
+    const mcp = use?.kind === 'mcp';
     const payload: Record<string, unknown> = { [mcp ? 'mcp_tool_use_id' : 'tool_use_id']: useId, content: text(output), is_error: isError };
     if (trace) payload[PRIVATE_KEY] = { trace };
     return { type: mcp ? 'agent.mcp_tool_result' : 'agent.tool_result', payload };

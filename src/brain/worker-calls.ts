@@ -1,4 +1,4 @@
-import type { Db } from '../db/interface.ts';
+import type { Db, Queryable } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { SessionLog } from '../session/interface.ts';
@@ -19,12 +19,16 @@ export const LEASE_LOST_MESSAGE =
   'The worker running this tool call stopped responding (its lease on the session expired) before it answered. The call may or may not have run: check its effects before repeating it.';
 
 /** Close the session's unanswered worker calls (those older than `olderThanMs`, if given) with `message`; how many were closed. */
-export async function failWorkerCalls(log: SessionLog, sessionId: string, message: string, options: { olderThanMs?: number } = {}): Promise<number> {
+export async function failWorkerCalls(log: SessionLog, sessionId: string, message: string, options: { olderThanMs?: number; createdBefore?: Date } = {}): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const history = new SessionHistory(await log.read(sessionId), { workerTools: WORKER_TOOLS });
     if (history.status === 'terminated') return 0;
-    const cutoff = options.olderThanMs === undefined ? Infinity : Date.now() - options.olderThanMs;
-    const open = history.awaitingClient().filter((use) => history.isWorkerCall(use) && use.event.createdAt.getTime() <= cutoff);
+    // Only calls made before the cutoff: a later one belongs to whichever worker holds the session now.
+    const cutoff = Math.min(options.olderThanMs === undefined ? Infinity : Date.now() - options.olderThanMs, options.createdBefore?.getTime() ?? Infinity);
+    // Calls a worker may be running: allowed ones (a call still awaiting its confirmation never ran, and waits on the user).
+    const open = history
+      .awaitingClient()
+      .filter((use) => history.isWorkerCall(use) && (use.permission !== 'ask' || use.confirmationTaken) && use.event.createdAt.getTime() <= cutoff);
     if (open.length === 0) return 0;
     // As the hands' answer (`user.tool_result`): that is what the SDK's worker counts as answered, so
     // the next worker to take the session does not run the call again.
@@ -44,23 +48,31 @@ export async function failWorkerCalls(log: SessionLog, sessionId: string, messag
   }
 }
 
+/** SQL: agent.tool_use events of the worker's tools with no result yet (`u` is the use, `$n` the tool names). */
+const OPEN_CALL = (names: string) => `u.type = 'agent.tool_use' AND u.payload->>'name' = ANY(${names}::text[])
+  AND NOT EXISTS (SELECT 1 FROM events r WHERE r.session_id = u.session_id AND r.type IN ('user.tool_result', 'agent.tool_result') AND r.payload->>'tool_use_id' = u.id)`;
+
 /**
- * Self_hosted sessions waiting on a worker call for longer than `timeoutMs`: their calls become tool
- * errors. Looks only at sessions whose last event is an idle `requires_action` from `timeoutMs` to a
- * day ago (a session waiting on its worker has been so since the call), so a sweep stays cheap.
+ * Self_hosted sessions with a worker call unanswered for longer than `timeoutMs`: those calls become
+ * tool errors. Looks at sessions active in the last week only, so a sweep stays bounded.
  */
 export async function sweepWorkerTimeouts(db: Db, log: SessionLog, timeoutMs: number): Promise<number> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT s.id FROM sessions s JOIN environments e ON e.id = s.environment_id
-      WHERE e.config->>'type' = 'self_hosted' AND s.status = 'idle'
-        AND s.updated_at < now() - ($1::bigint * interval '1 millisecond')
-        AND s.updated_at > now() - ($1::bigint * interval '1 millisecond') - interval '1 day'
-        AND EXISTS (SELECT 1 FROM events l WHERE l.session_id = s.id AND l.seq = (SELECT max(seq) FROM events m WHERE m.session_id = s.id)
-                      AND l.type = 'session.status_idle' AND l.payload->'stop_reason'->>'type' = 'requires_action')`,
-    [timeoutMs],
+  const { rows } = await db.query<{ session_id: string }>(
+    `SELECT DISTINCT u.session_id FROM sessions s
+       JOIN environments e ON e.id = s.environment_id AND e.config->>'type' = 'self_hosted'
+       JOIN events u ON u.session_id = s.id
+      WHERE s.status <> 'terminated' AND s.updated_at > now() - interval '7 days'
+        AND u.created_at < now() - ($1::bigint * interval '1 millisecond') AND ${OPEN_CALL('$2')}`,
+    [timeoutMs, [...WORKER_TOOLS]],
   );
   let closed = 0;
   const message = `No worker answered this tool call within ${Math.round(timeoutMs / 1000)} s (OMA_WORKER_TOOL_TIMEOUT_MS), so it was abandoned. It may or may not have run.`;
-  for (const { id } of rows) closed += await failWorkerCalls(log, id, message, { olderThanMs: timeoutMs });
+  for (const { session_id: id } of rows) closed += await failWorkerCalls(log, id, message, { olderThanMs: timeoutMs });
   return closed;
+}
+
+/** Whether the session has a worker call no one answered (then it needs a worker: a live work item). */
+export async function hasOpenWorkerCalls(db: Queryable, sessionId: string): Promise<boolean> {
+  const { rowCount } = await db.query(`SELECT 1 FROM events u WHERE u.session_id = $1 AND ${OPEN_CALL('$2')} LIMIT 1`, [sessionId, [...WORKER_TOOLS]]);
+  return rowCount > 0;
 }

@@ -50,7 +50,7 @@ Environment:
   OMA_MAX_WAKE_ATTEMPTS   brains dying on a session without progress this often end its turn (default 5)
   OMA_WAKE_POLL_MS    idle brains look for wakes no notification announced (default 200 embedded, 500 PostgreSQL)
   OMA_TOOL_TIMEOUT_MS, OMA_MAX_TOOL_OUTPUT_BYTES   per tool call (10 min; 100 KiB, the end kept)
-  OMA_WORK_TTL_SECONDS   a self_hosted work item's lease: a worker that does not heartbeat within it loses the item (default 60)
+  OMA_WORK_TTL_SECONDS   a self_hosted work item's lease: a worker that does not heartbeat within it loses the item (default 120)
   OMA_WORKER_TOOL_TIMEOUT_MS   a self_hosted session's tool call its worker has not answered becomes a tool error (15 min)`,
   );
 

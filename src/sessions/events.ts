@@ -126,7 +126,7 @@ async function checkReferences(db: Queryable, session: SessionRow, events: Senda
     permission: 'ask',
   });
   for (const id of confirmations) if (!pendingAsk.has(id)) throw new OmaError('invalid_request', `tool_use_id ${id} is not a tool use of session ${session.id} awaiting confirmation`);
-  const pendingSandbox = await pendingToolUses(db, session.id, results, ['agent.tool_use'], [{ type: 'user.tool_result', field: 'tool_use_id' }]);
+  const pendingSandbox = await pendingToolUses(db, session.id, results, ['agent.tool_use'], [{ type: 'user.tool_result', field: 'tool_use_id' }, closed]);
   for (const id of results) if (!pendingSandbox.has(id)) throw new OmaError('invalid_request', `tool_use_id ${id} is not a pending agent.tool_use of session ${session.id}`);
   const repeated = [...custom, ...confirmations, ...results].find((id, index, all) => all.indexOf(id) !== index);
   if (repeated) throw new OmaError('invalid_request', `tool use ${repeated} is answered twice in one request`);
@@ -195,10 +195,19 @@ export async function appendClientEvents(deps: ApiDeps, session: SessionRow, eve
   return deps.sessionLog.read(session.id, { afterSeq: lastSeq - logEvents.length, beforeSeq: lastSeq + 1 });
 }
 
+/** What a worker's credential may send: the hands' answers, nothing that steers the session (messages, confirmations, interrupts). */
+const WORKER_SENDABLE = new Set(['user.tool_result', 'user.custom_tool_result']);
+
 export async function sendEvents(c: Context<AppEnv>, deps: ApiDeps, body: { events?: unknown }) {
   const session = await getSessionRow(deps.db, c.get('principal').workspaceId, c.req.param('session_id')!);
   assertWritable(session);
   const events = parseEvents(body.events, { path: 'events' });
+  const scope = c.get('principal').scope;
+  const steering = scope ? events.find((event) => !WORKER_SENDABLE.has(event.type)) : undefined;
+  if (steering) {
+    // The worker runs what the model asks: its credential must not approve its own calls or prompt the model.
+    throw new OmaError('permission_denied', `a worker's credential may send only user.tool_result and user.custom_tool_result, not ${steering.type}; use an API key`);
+  }
   // Only a sandbox tool result needs to know the environment's kind.
   const selfHosted = events.some((event) => event.type === 'user.tool_result') && (await isSelfHosted(deps.db, session));
   await checkReferences(deps.db, session, events, selfHosted);

@@ -1,5 +1,7 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { presentedKey } from '../api/auth.ts';
+import { credentialStillServes } from '../work/scope.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import type { AppEnv } from '../api/http.ts';
 import { Query } from '../api/query.ts';
@@ -86,6 +88,8 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
 
   c.header('cache-control', 'no-cache');
   c.header('x-accel-buffering', 'no');
+  // A worker's credential is checked again at every keep-alive, not only at connect.
+  const workerKey = c.get('principal').scope ? presentedKey(c.req) : undefined;
   return streamSSE(c, async (stream) => {
     const controller = new AbortController();
     stream.onAbort(() => controller.abort());
@@ -93,6 +97,10 @@ export async function streamEvents(c: Context<AppEnv>, deps: ApiDeps): Promise<R
     await stream.write(': connected\n\n');
     const ticker = setInterval(() => {
       void (async () => {
+        if (workerKey && !(await credentialStillServes(deps.db, workerKey, session.id).catch(() => true))) {
+          controller.abort(); // its item was stopped or handed on, or its key revoked
+          return;
+        }
         if (!(await sessionExists(deps.db, session.id).catch(() => true))) {
           // Deleted while we were not looking (the deletion event was already gone from the log).
           await write({ event: 'session.deleted', data: JSON.stringify({ type: 'session.deleted', id: '', processed_at: new Date().toISOString() }) });

@@ -1,3 +1,4 @@
+import { hasOpenWorkerCalls } from '../brain/worker-calls.ts';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { ApiDeps } from '../api/deps.ts';
@@ -16,6 +17,7 @@ import {
   recordPoll,
   renderWork,
   stopWork,
+  requeueIfWaiting,
   updateWorkMetadata,
   workStats,
 } from './store.ts';
@@ -94,7 +96,10 @@ export function workRoutes(deps: ApiDeps): Hono<AppEnv> {
   routes.post('/:environment_id/work/:work_id/stop', async (c) => {
     const environmentId = await environment(c);
     const body = await jsonBody(c, StopBody);
-    return c.json(await stopWork(db, environmentId, c.req.param('work_id'), body.force === true));
+    const stopped = await stopWork(db, environmentId, c.req.param('work_id'), body.force === true);
+    // A call may have arrived while the worker was letting go: the session then needs the next worker.
+    if (stopped.state === 'stopped') await requeueIfWaiting(db, stopped.data.id, (id) => hasOpenWorkerCalls(db, id));
+    return c.json(stopped);
   });
 
   // W5

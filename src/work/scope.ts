@@ -56,7 +56,7 @@ export async function authenticateWorkerCredential(db: Queryable, key: string): 
       workspaceId: holder.workspaceId,
       keyId: holder.workId,
       admin: false,
-      scope: { kind: 'work', environmentId: holder.environmentId, workId: holder.workId, sessionId: holder.sessionId },
+      scope: { kind: 'work', environmentId: holder.environmentId, workId: holder.workId, sessionId: holder.sessionId, stopped: holder.stopped },
     };
   }
   return undefined;
@@ -76,7 +76,8 @@ export function scopeGuard(db: Queryable): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const scope = c.get('principal').scope;
     if (!scope) return next();
-    const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
+    // HEAD is not GET here: a HEAD poll would hand out an item nobody receives.
+    const method = c.req.method;
     const path = c.req.path;
     let groups: Record<string, string> | undefined;
     const rule = RULES.find((candidate) => candidate.method === method && (groups = candidate.pattern.exec(path)?.groups ?? undefined) !== undefined);
@@ -85,6 +86,8 @@ export function scopeGuard(db: Queryable): MiddlewareHandler<AppEnv> {
     }
     if (groups.environment !== undefined && groups.environment !== scope.environmentId) throw missing('environment', groups.environment);
     if (scope.kind === 'work') {
+      // A stopped item's holder learns it from its heartbeat (200, state stopped) and its own stop; nothing else.
+      if (scope.stopped && groups.work === undefined) throw new OmaError('unauthenticated', `work item ${scope.workId} was stopped: its sessions token no longer serves session ${scope.sessionId}`);
       if (groups.work !== undefined && groups.work !== scope.workId) throw missing('work item', groups.work);
       if (groups.session !== undefined && groups.session !== scope.sessionId) throw missing('session', groups.session);
     } else if (groups.session !== undefined && !(await hasLiveWork(db, scope.environmentId, groups.session))) {
@@ -92,4 +95,16 @@ export function scopeGuard(db: Queryable): MiddlewareHandler<AppEnv> {
     }
     return next();
   };
+}
+
+/**
+ * Whether a worker's credential still serves `sessionId` (an open event stream re-checks it: a stream
+ * must not outlive its sessions token's item, nor an environment key's revocation).
+ */
+export async function credentialStillServes(db: Queryable, key: string, sessionId: string): Promise<boolean> {
+  const principal = await authenticateWorkerCredential(db, key);
+  const scope = principal?.scope;
+  if (!scope) return false;
+  if (scope.kind === 'work') return !scope.stopped && scope.sessionId === sessionId;
+  return hasLiveWork(db, scope.environmentId, sessionId);
 }

@@ -99,6 +99,12 @@ export async function ensureWorkItem(db: Queryable, session: { id: string; works
   );
 }
 
+/** After a session's item ended: if the session still waits on worker calls, it needs a new item. */
+export async function requeueIfWaiting(db: Queryable, sessionId: string, waiting: (sessionId: string) => Promise<boolean>): Promise<void> {
+  const { rows } = await db.query<{ workspace_id: string; environment_id: string }>('SELECT workspace_id, environment_id FROM sessions WHERE id = $1', [sessionId]);
+  if (rows[0] && (await waiting(sessionId))) await ensureWorkItem(db, { id: sessionId, workspaceId: rows[0].workspace_id, environmentId: rows[0].environment_id });
+}
+
 /**
  * Hand out the environment's oldest queued item that no poll holds: never polled, or polled and not
  * acknowledged for `reclaimOlderThanMs`. Mints the item's sessions token (returned once, stored
@@ -140,6 +146,10 @@ export async function ackWork(db: Queryable, environmentId: string, workId: stri
   );
   if (rows[0]) return renderWork(rows[0]);
   const row = await findRow(db, environmentId, workId);
+  // Idempotent: a retried ack (its answer lost), or the ack of a worker an item was re-offered to after
+  // another worker's late ack, finds it starting. Which of them holds it is decided by the sessions
+  // token (the latest poll's): the other's heartbeat is refused.
+  if (row.state === 'starting') return renderWork(row);
   const why = row.state === 'queued' ? 'it has not been handed out by a poll' : `it is ${row.state}`;
   throw new OmaError('conflict', `work item ${workId} cannot be acknowledged: ${why}`, { details: { error_code: 'work_not_pending' } });
 }
@@ -169,14 +179,16 @@ export async function heartbeatWork(
       return { type: 'work_heartbeat', last_heartbeat: row.latest_heartbeat_at ?? '', lease_extended: false, state: row.state, ttl_seconds: ttl };
     }
     const stored = row.latest_heartbeat_at;
-    const matches = row.state !== 'queued' && (stored === null ? options.expected === NO_HEARTBEAT : options.expected === stored);
+    const now = options.now ?? new Date();
+    // A lease past its time is lost even before the sweeper re-queues it: its calls may be closed already.
+    const lapsed = row.lease_until !== null && row.lease_until.getTime() < now.getTime();
+    const matches = row.state !== 'queued' && !lapsed && (stored === null ? options.expected === NO_HEARTBEAT : options.expected === stored);
     if (!matches) {
       const current: BetaWorkLeaseState = { last_heartbeat: stored, lease_extended: false, state: row.state, ttl_seconds: ttl };
       throw new OmaError('precondition_failed', `Heartbeat precondition failed: expected ${options.expected}, actual was ${stored ?? 'NULL'}`, {
         details: { error_code: 'heartbeat_precondition_failed', current_state: current },
       });
     }
-    const now = options.now ?? new Date();
     const beat = nextHeartbeat(stored, now);
     const { rows } = await tx.query<WorkRow>(
       `UPDATE work_items SET state = 'active', started_at = COALESCE(started_at, $2), latest_heartbeat_at = $3, lease_until = $4, ttl_seconds = $5
@@ -201,7 +213,7 @@ export async function stopWork(db: Db, environmentId: string, workId: string, fo
     const { rows } = await tx.query<WorkRow>(
       stopNow
         ? `UPDATE work_items SET state = 'stopped', stopped_at = $2, stop_requested_at = COALESCE(stop_requested_at, $2),
-             lease_until = NULL, token_hash = NULL WHERE id = $1 RETURNING *`
+             lease_until = NULL WHERE id = $1 RETURNING *`
         : `UPDATE work_items SET state = 'stopping', stop_requested_at = COALESCE(stop_requested_at, $2) WHERE id = $1 RETURNING *`,
       [workId, now.toISOString()],
     );
@@ -282,14 +294,14 @@ export async function workStats(db: Queryable, environmentId: string, now = new 
 export async function findTokenHolder(
   db: Queryable,
   token: string,
-): Promise<{ workId: string; workspaceId: string; environmentId: string; sessionId: string } | undefined> {
+): Promise<{ workId: string; workspaceId: string; environmentId: string; sessionId: string; stopped: boolean } | undefined> {
   if (!token.startsWith(SESSIONS_TOKEN_PREFIX)) return undefined;
-  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; session_id: string }>(
-    `SELECT id, workspace_id, environment_id, session_id FROM work_items WHERE token_hash = $1 AND state <> 'stopped'`,
+  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; session_id: string; state: string }>(
+    `SELECT id, workspace_id, environment_id, session_id, state FROM work_items WHERE token_hash = $1`,
     [hashToken(token)],
   );
   const row = rows[0];
-  return row ? { workId: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, sessionId: row.session_id } : undefined;
+  return row ? { workId: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, sessionId: row.session_id, stopped: row.state === 'stopped' } : undefined;
 }
 
 /** Whether `sessionId` has a live item in `environmentId` (an environment key may then serve it). */

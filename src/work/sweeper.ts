@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/interface.ts';
-import { expireLeases, lapsedLeases } from './store.ts';
+import { expireLeases, lapsedLeases, requeueIfWaiting } from './store.ts';
 
 export interface WorkSweeperOptions {
   db: Queryable;
@@ -12,7 +12,9 @@ export interface WorkSweeperOptions {
    * calls before another worker can see them unanswered and run them again. Not called for an empty
    * sweep. A failure is logged, and the items stay as they are until the next sweep tries again.
    */
-  onLeaseLost?: (sessionIds: string[]) => Promise<void>;
+  onLeaseLost?: (sessionIds: string[], lapsedBy: Date) => Promise<void>;
+  /** Whether a session still waits on worker calls (then a stopped item is replaced by a new one). */
+  waiting?: (sessionId: string) => Promise<boolean>;
   /** Run after each sweep (e.g. the worker-call timeouts); failures are logged. */
   afterSweep?: () => Promise<unknown>;
   logger?: Logger;
@@ -34,9 +36,11 @@ export function startWorkSweeper(options: WorkSweeperOptions): WorkSweeper {
       const now = new Date();
       const lapsed = await lapsedLeases(options.db, now);
       if (lapsed.length > 0) {
-        await onLeaseLost(lapsed);
+        await onLeaseLost(lapsed, now);
         const sessionIds = await expireLeases(options.db, now);
         options.logger?.info({ sessionIds }, 'work leases lapsed; items re-queued');
+        // A lapsed `stopping` item is stopped, not re-queued: a session still waiting on its worker gets a new one.
+        if (options.waiting) for (const id of sessionIds) await requeueIfWaiting(options.db, id, options.waiting);
       }
       await options.afterSweep?.();
     } catch (error) {

@@ -12,6 +12,9 @@ import { BETA, mintEnvironmentKey, raw, selfHostedEnvironment, sessionOn, sessio
 
 const KEY_SHAPE = /^sk-oma-env-[A-Za-z0-9_-]{43}$/;
 
+// Streams re-check a worker's credential at each keep-alive: keep them short here.
+process.env.OMA_SSE_KEEPALIVE_MS = '300';
+
 for (const storage of ['pglite', 'postgres'] as const) {
   describe(storage, { skip: storage === 'postgres' && skipPostgres }, () => {
     let oma: TestOma;
@@ -111,10 +114,20 @@ for (const storage of ['pglite', 'postgres'] as const) {
       const worker = workerClient(oma, token);
 
       assert.equal((await worker.beta.sessions.retrieve(session.id)).id, session.id);
-      const sent = await worker.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'from the worker' }] }] });
-      assert.equal(sent.data?.length, 1);
+      // It answers tool calls; it cannot steer the session (prompt the model, approve calls, interrupt).
+      for (const event of [
+        { type: 'user.message', content: [{ type: 'text', text: 'from the worker' }] },
+        { type: 'user.tool_confirmation', tool_use_id: 'sevt_x', result: 'allow' },
+        { type: 'user.interrupt' },
+      ]) {
+        await assert.rejects(worker.beta.sessions.events.send(session.id, { events: [event] } as never), (error: Error) => {
+          assert.ok(error instanceof Anthropic.PermissionDeniedError);
+          assert.match(error.message, /may send only user.tool_result and user.custom_tool_result/);
+          return true;
+        });
+      }
       const events = await worker.beta.sessions.events.list(session.id, { limit: 1000 });
-      assert.ok(events.data.some((event) => event.type === 'user.message'));
+      assert.ok(!events.data.some((event) => event.type === 'user.message' || event.type === 'user.interrupt'), 'nothing was appended');
       const abort = new AbortController();
       const stream = await fetch(`${oma.url}/v1/sessions/${session.id}/events/stream`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...BETA }, signal: abort.signal });
       assert.equal(stream.status, 200);
@@ -144,12 +157,27 @@ for (const storage of ['pglite', 'postgres'] as const) {
       await assert.rejects(asApiKey.beta.agents.list(), Anthropic.PermissionDeniedError);
       await assert.rejects(createAgent(asApiKey), Anthropic.PermissionDeniedError);
 
+      // An open stream is cut when its item stops (checked at each keep-alive).
+      const watching = new AbortController();
+      const open = await fetch(`${oma.url}/v1/sessions/${session.id}/events/stream`, { headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...BETA }, signal: watching.signal });
+      const ended = (async () => {
+        for await (const _chunk of open.body!) {
+          // drain until the server closes it
+        }
+        return true;
+      })();
+
       const stopped = await worker.beta.environments.work.stop(item.id, { environment_id: environment.id, force: true });
       assert.equal(stopped.state, 'stopped');
       await assert.rejects(worker.beta.sessions.retrieve(session.id), Anthropic.AuthenticationError);
+      await assert.rejects(worker.beta.sessions.events.list(session.id), Anthropic.AuthenticationError);
+      // Its holder still learns of the stop the way the SDK expects: heartbeat 200 `stopped`, stop idempotent.
+      const told = await worker.beta.environments.work.heartbeat(item.id, { environment_id: environment.id, expected_last_heartbeat: beat.last_heartbeat });
+      assert.deepEqual([told.state, told.lease_extended], ['stopped', false]);
       const after = await raw(oma, token, 'POST', `/v1/environments/${environment.id}/work/${item.id}/stop`, { force: true });
-      assert.equal(after.status, 401);
-      assert.equal(after.json!.error.type, 'authentication_error');
+      assert.equal(after.status, 200);
+      assert.equal(await Promise.race([ended, new Promise((resolve) => setTimeout(() => resolve(false), 5_000))]), true, 'the stream was closed');
+      watching.abort();
     });
   });
 }

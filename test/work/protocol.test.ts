@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { createEnvironment } from '../../src/testing/fixtures.ts';
 import { skipPostgres } from '../../src/testing/databases.ts';
 import { startTestOma, TEST_API_KEY, type TestOma } from '../../src/testing/server.ts';
-import { ensureWorkItem } from '../../src/work/store.ts';
+import { ensureWorkItem, heartbeatWork } from '../../src/work/store.ts';
 import { BETA, mintEnvironmentKey, raw, RFC3339_MS, selfHostedEnvironment, sessionOn, sessionsTokenFromSecret, sleep, workerClient } from './helpers.ts';
 
 /** The work protocol as the SDK's poller and worker drive it (spec hands-and-credentials §2–4). */
@@ -143,9 +143,12 @@ for (const storage of ['pglite', 'postgres'] as const) {
       assert.match(retrieved.acknowledged_at ?? '', RFC3339_MS);
       assert.equal(retrieved.secret, null);
       assert.equal(retrieved.started_at, null);
-      // Ack again: it is no longer pending.
+      // Ack again (a retry whose answer was lost, or a late ack after a re-offer): idempotent.
       const again = await raw(oma, key, 'POST', `/v1/environments/${environment.id}/work/${item!.id}/ack`);
-      assert.equal(again.status, 409);
+      assert.equal(again.status, 200);
+      assert.equal(again.json!.state, 'starting');
+      // HEAD is not a poll: it must not hand out an item nobody receives.
+      assert.equal((await raw(oma, key, 'HEAD', `/v1/environments/${environment.id}/work/poll`)).status, 403);
     });
 
     it('[WORK-2] heartbeats: NO_HEARTBEAT claims the lease (→ active), then each the exact previous value; a mismatch is 412 with current_state', async () => {
@@ -250,6 +253,10 @@ for (const storage of ['pglite', 'postgres'] as const) {
         last = (await worker.heartbeat(item.id, { environment_id: environment.id, expected_last_heartbeat: last })).last_heartbeat;
       }
       assert.equal((await work().retrieve(item.id, { environment_id: environment.id })).state, 'active');
+      // A beat that comes after the lease's time is refused even before the sweeper re-queues the item
+      // (the sweeper may already have closed its calls).
+      const late = new Date(Date.now() + (TTL_SECONDS + 5) * 1000);
+      await assert.rejects(heartbeatWork(oma.db, environment.id, item.id, { expected: last, ttlSeconds: TTL_SECONDS, now: late }), (error: Error & { code?: string }) => error.code === 'precondition_failed');
       // Then stop beating: within TTL + a sweep it is back in the queue.
       const deadline = Date.now() + TTL_SECONDS * 1000 + 3_000;
       let state = 'active';
