@@ -2,9 +2,10 @@ import type { Tool } from '@anthropic-ai/sdk/resources/messages';
 import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
 import { McpConnection, McpFailure, type McpTokenSource } from '../mcp/client.ts';
-import type { NewEvent } from '../session/interface.ts';
+import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import type { SecretBox } from '../vaults/crypto.ts';
 import { findMcpCredential, refreshMcpCredential, type McpCredential } from '../vaults/use.ts';
+import { PRIVATE_KEY } from './history.ts';
 import { truncate } from './tools.ts';
 import type { PermissionPolicy, ToolEntry } from './toolset.ts';
 
@@ -182,4 +183,22 @@ function failureEvent(server: string, error: unknown, retry: 'retrying' | 'exhau
       },
     },
   };
+}
+
+/**
+ * The events answering MCP call `use` (an `agent.mcp_tool_use`): its `agent.mcp_tool_result`, and a
+ * `session.error` when the server failed. A tool no longer offered (its server could not be listed,
+ * or left the agent) is answered with a tool error.
+ */
+export async function answerMcpCall(mcp: McpTools | undefined, use: StoredEvent, catalog: ReadonlyMap<string, ToolEntry>, signal: AbortSignal): Promise<NewEvent[]> {
+  const name = ((use.payload[PRIVATE_KEY] as { tool_name?: string } | undefined)?.tool_name ?? use.payload.name) as string;
+  const entry = catalog.get(name);
+  const started = performance.now();
+  const outcome: McpCallOutcome =
+    entry?.kind === 'mcp' && mcp
+      ? await mcp.call(entry, use.payload.input as Record<string, unknown>, signal)
+      : { content: [{ type: 'text', text: `The MCP tool ${name} is not available in this run (its server could not be listed).` }], isError: true };
+  const trace = { sandbox: 'mcp', executeMs: Math.round((performance.now() - started) * 100) / 100 };
+  const result: NewEvent = { type: 'agent.mcp_tool_result', payload: { mcp_tool_use_id: use.id, content: outcome.content, is_error: outcome.isError, [PRIVATE_KEY]: { trace } } };
+  return outcome.error ? [result, outcome.error] : [result];
 }

@@ -8,10 +8,11 @@ import { isModelError, type ModelError } from '../model/errors.ts';
 import type { Model } from '../model/interface.ts';
 import type { NewEvent, SessionLog, StoredEvent } from '../session/interface.ts';
 import { decide, type Step } from './decide.ts';
-import { PRIVATE_KEY, PROCESSED, SessionHistory, type ToolUse } from './history.ts';
+import { requestEnd, sessionError, taken, text, usagePayload } from './event-builders.ts';
+import { PRIVATE_KEY, SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
-import type { McpTools } from './mcp.ts';
+import { answerMcpCall, type McpTools } from './mcp.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
@@ -45,7 +46,6 @@ export interface RunDeps {
 }
 
 const MODEL_ERROR_TYPES: Partial<Record<ModelError['kind'], string>> = { rate_limited: 'model_rate_limited_error', overloaded: 'model_overloaded_error' };
-const text = (value: string) => [{ type: 'text', text: value }];
 
 /**
  * One brain's work on one session while it holds the lease: fold the log, decide, perform, repeat.
@@ -130,14 +130,14 @@ export class SessionRun {
   async fail(error: unknown) {
     await this.catchUp();
     const message = `The agent server failed while running this session: ${error instanceof Error ? error.message : String(error)}`;
-    await this.append([...this.history.unanswered().map((use) => this.toolResult(use.event.id, message, true)), this.sessionError('unknown_error', message, 'exhausted')]);
+    await this.append([...this.history.unanswered().map((use) => this.toolResult(use.event.id, message, true)), sessionError('unknown_error', message, 'exhausted')]);
     await this.idle({ type: 'retries_exhausted' });
   }
 
   // ---- steps ----
 
   private async applyInterrupts(interrupts: StoredEvent[]) {
-    const events = [...interrupts, ...this.history.queuedOf('user.tool_confirmation')].map((event) => this.taken(event));
+    const events = [...interrupts, ...this.history.queuedOf('user.tool_confirmation')].map((event) => taken(event));
     for (const use of this.history.unanswered()) events.push(this.toolResult(use.event.id, 'Interrupted by the user before this tool call finished.', true));
     const wasBusy = this.history.status !== 'idle' || this.history.lastStopReason?.type === 'requires_action';
     await this.append(events);
@@ -162,7 +162,7 @@ export class SessionRun {
     const events: NewEvent[] = [];
     const allowed: ToolUse[] = [];
     for (const confirmation of confirmations) {
-      events.push(this.taken(confirmation));
+      events.push(taken(confirmation));
       const use = this.history.toolUses.get(confirmation.payload.tool_use_id as string);
       if (!use || use.result) continue; // closed meanwhile (an interrupt)
       if (confirmation.payload.result === 'allow') allowed.push(use);
@@ -178,7 +178,7 @@ export class SessionRun {
 
   private async callModel(take: StoredEvent[]) {
     const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: {} };
-    await this.ensureRunning([...take.map((event) => this.taken(event)), start]);
+    await this.ensureRunning([...take.map((event) => taken(event)), start]);
     await this.loadMcpTools();
     const request = buildRequest(this.history.events, this.session.agent, {
       catalog: this.catalog,
@@ -213,7 +213,7 @@ export class SessionRun {
       });
     } catch (error) {
       if (!isModelError(error)) throw error;
-      await this.append([this.requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage)]);
+      await this.append([requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage)]);
       // A response cut off (not aborted) after it asked for tools is answered like a whole one; after an
       // interrupt its calls are closed unrun by the interrupt step.
       if (uses.length > 0 && error.kind !== 'aborted') return this.afterResponse(uses, null);
@@ -222,7 +222,7 @@ export class SessionRun {
     // The last block and the end of the response: one write.
     const last = summary.last && (summary.last.block.type !== 'text' || summary.last.block.text !== '') ? this.blockEvent(summary.last.block, previewIds.get(summary.last.index)) : undefined;
     if (last && summary.last!.block.type === 'tool_use') uses.push(last.id!);
-    await this.append([...(last ? [last] : []), this.requestEnd(start, false, summary.usage, summary.stopReason)]);
+    await this.append([...(last ? [last] : []), requestEnd(start, false, summary.usage, summary.stopReason)]);
     await this.afterResponse(uses, summary.stopReason);
   }
 
@@ -233,7 +233,7 @@ export class SessionRun {
       const message = `This turn reached its limit of ${limit} tool calls.`;
       await this.append([
         ...uses.map((use) => this.toolResult(use.event.id, `Not run: ${message}`, true)),
-        this.sessionError('tool_use_limit_reached_error', message, 'exhausted'),
+        sessionError('tool_use_limit_reached_error', message, 'exhausted'),
       ]);
       return this.idle({ type: 'retries_exhausted' });
     }
@@ -253,7 +253,7 @@ export class SessionRun {
     this.modelFailures++;
     const { maxModelAttempts, retryBaseMs, retryMaxMs } = this.deps.options;
     if (error.retryable && this.modelFailures < maxModelAttempts) {
-      await this.append([this.sessionError(type, error.message, 'retrying'), { type: 'session.status_rescheduled', payload: {} }]);
+      await this.append([sessionError(type, error.message, 'retrying'), { type: 'session.status_rescheduled', payload: {} }]);
       await this.syncRow();
       const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (this.modelFailures - 1)) * (0.5 + Math.random() / 2);
       // The server's retry-after wins over our backoff (up to 10 minutes).
@@ -263,8 +263,8 @@ export class SessionRun {
     }
     this.modelFailures = 0;
     // Inputs queued behind the failed turn are flushed into it: kept in history, not answered.
-    const flushed = this.history.queuedOf('user.message', 'system.message').map((event) => this.taken(event));
-    await this.append([...flushed, this.sessionError(type, error.message, 'exhausted')]);
+    const flushed = this.history.queuedOf('user.message', 'system.message').map((event) => taken(event));
+    await this.append([...flushed, sessionError(type, error.message, 'exhausted')]);
     await this.idle({ type: 'retries_exhausted' });
   }
 
@@ -291,20 +291,13 @@ export class SessionRun {
 
   private async runMcpTool(use: ToolUse, signal: AbortSignal) {
     await this.loadMcpTools(); // a confirmed call may be this run's first step
-    const name = ((use.event.payload[PRIVATE_KEY] as { tool_name?: string } | undefined)?.tool_name ?? use.event.payload.name) as string;
-    const entry = this.catalog.get(name);
-    const started = performance.now();
-    const outcome = entry?.kind === 'mcp' && this.deps.mcp
-      ? await this.deps.mcp.call(entry, use.event.payload.input as Record<string, unknown>, signal)
-      : { content: text(`The MCP tool ${name} is not available in this run (its server could not be listed).`), isError: true, error: undefined };
-    if (this.stopping.aborted && !this.interruption.signal.aborted) return;
-    const trace = { sandbox: 'mcp', executeMs: Math.round((performance.now() - started) * 100) / 100 };
-    const result: NewEvent = { type: 'agent.mcp_tool_result', payload: { mcp_tool_use_id: use.event.id, content: outcome.content, is_error: outcome.isError, [PRIVATE_KEY]: { trace } } };
-    await this.append(outcome.error ? [result, outcome.error] : [result]);
+    const events = await answerMcpCall(this.deps.mcp, use.event, this.catalog, signal);
+    if (this.stopping.aborted && !this.interruption.signal.aborted) return; // cut by a shutdown: recovered by the next brain
+    await this.append(events);
   }
 
   private async idle(stopReason: { type: string; event_ids?: string[] }, stopDetails: Record<string, unknown> | null = null) {
-    const usage = this.usagePayload();
+    const usage = usagePayload(this.history);
     // The row first: whoever sees the idle event and then reads the session must find it idle.
     await this.syncRow('idle', usage);
     await this.append([{ type: 'session.usage', payload: { usage } }, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
@@ -353,13 +346,6 @@ export class SessionRun {
     return this.catalog.has(name) ? `The permission policy denied this call to ${name}.` : `There is no tool named ${name}; use one of: ${[...this.catalog.keys()].join(', ') || '(none)'}.`;
   }
 
-  private requestEnd(start: NewEvent, isError: boolean, usage?: ModelUsage, stopReason?: string | null): NewEvent {
-    const modelUsage = { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...usage, speed: null };
-    const payload: Record<string, unknown> = { model_request_start_id: start.id, is_error: isError, model_usage: modelUsage };
-    if (stopReason) payload[PRIVATE_KEY] = { stop_reason: stopReason };
-    return { type: 'span.model_request_end', payload };
-  }
-
   private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
     const use = this.history.toolUses.get(useId);
     // A worker's call closed here (interrupt, turn limit, failure) is closed as the hands' answer: the
@@ -369,25 +355,6 @@ export class SessionRun {
     const payload: Record<string, unknown> = { [mcp ? 'mcp_tool_use_id' : 'tool_use_id']: useId, content: text(output), is_error: isError };
     if (trace) payload[PRIVATE_KEY] = { trace };
     return { type: mcp ? 'agent.mcp_tool_result' : 'agent.tool_result', payload };
-  }
-
-  private taken(event: StoredEvent): NewEvent {
-    return { type: PROCESSED, payload: { event_id: event.id, processed_at: new Date().toISOString() } };
-  }
-
-  private sessionError(type: string, message: string, retryStatus: 'retrying' | 'exhausted' | 'terminal'): NewEvent {
-    return { type: 'session.error', payload: { error: { type, message, retry_status: { type: retryStatus } } } };
-  }
-
-  private usagePayload() {
-    const { usage, activeSeconds, runningSince } = this.history;
-    return {
-      input_tokens: usage.input_tokens,
-      output_tokens: usage.output_tokens,
-      cache_read_input_tokens: usage.cache_read_input_tokens,
-      cache_creation: { ephemeral_5m_input_tokens: usage.cache_creation_input_tokens, ephemeral_1h_input_tokens: 0 },
-      active_seconds: activeSeconds + (runningSince ? Math.max(0, (Date.now() - runningSince.getTime()) / 1000) : 0),
-    };
   }
 
   /** Append under the lease's fence and fold the result (reading back only if others appended meanwhile). */
@@ -405,7 +372,7 @@ export class SessionRun {
   }
 
   /** The session row mirrors the log: status, usage, active time. */
-  private async syncRow(status = this.history.status, usage = this.usagePayload()) {
+  private async syncRow(status = this.history.status, usage = usagePayload(this.history)) {
     await this.rowWrite; // in order: a late 'running' must not overwrite 'idle'
     const { active_seconds: activeSeconds, ...rest } = usage;
     await this.deps.db.query(
