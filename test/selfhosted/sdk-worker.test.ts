@@ -35,7 +35,7 @@ describe("the SDK's EnvironmentWorker against oma", () => {
   let sessions = 0;
 
   before(async () => {
-    oma = await startTestOma({ model: scripts.model, sandboxes: new EchoSandboxProvider(), config: { workTtlSeconds: 2 } as never });
+    oma = await startTestOma({ model: scripts.model, sandboxes: new EchoSandboxProvider(), config: { workTtlSeconds: 4 } });
     environmentId = (await oma.client.beta.environments.create({ name: 'my laptop', config: { type: 'self_hosted' } } as never)).id;
     const minted = await fetch(`${oma.url}/oma/v1/environments/${environmentId}/keys`, { method: 'POST', headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' }, body: '{}' });
     assert.equal(minted.status, 200, await minted.clone().text());
