@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfig } from '../config.ts';
 import { OmaError } from '../errors.ts';
-import { SERVER_FILE } from '../server.ts';
+import { adminKey, adminRoutes, serverUrl } from './server-client.ts';
 import type { CreatedEnvironmentKey, EnvironmentKeyInfo } from '../work/keys.ts';
 
 /**
@@ -13,42 +11,11 @@ import type { CreatedEnvironmentKey, EnvironmentKeyInfo } from '../work/keys.ts'
  * authenticated with `OMA_API_KEY` (else the key `scripts/run.sh` keeps in the data directory).
  */
 
-function serverUrl(config: Config): string {
-  if (process.env.OMA_URL) return process.env.OMA_URL.replace(/\/$/, '');
-  if (!process.env.PORT && !process.env.HOST) {
-    try {
-      return (JSON.parse(readFileSync(join(config.dataDir, SERVER_FILE), 'utf8')) as { url: string }).url;
-    } catch {
-      // not written: fall back to HOST/PORT
-    }
-  }
-  return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-}
-
-function adminKey(config: Config): string {
-  if (config.apiKey) return config.apiKey;
-  try {
-    const key = readFileSync(join(config.dataDir, 'api-key'), 'utf8').trim();
-    if (key) return key;
-  } catch {
-    // none kept there
-  }
-  throw new OmaError('unauthenticated', 'set OMA_API_KEY to an admin API key of the oma server (and OMA_URL to its address)');
-}
-
 async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
   const config = loadConfig();
-  const base = serverUrl(config);
   const apiKey = adminKey(config);
-  let response: Response;
-  try {
-    response = await fetch(`${base}/oma/v1${path}`, { method, headers: { authorization: `Bearer ${apiKey}` } });
-  } catch (error) {
-    throw new OmaError('unavailable', `no oma server answers at ${base} (${(error as Error).message}); start one, or set OMA_URL`);
-  }
-  const json = (await response.json().catch(() => ({}))) as { error?: { message: string } };
-  if (!response.ok) throw new OmaError('invalid_request', `${base} answered ${response.status}: ${json.error?.message ?? 'unknown error'}`);
-  return json as T;
+  if (!apiKey) throw new OmaError('unauthenticated', 'set OMA_API_KEY to an admin API key of the oma server (and OMA_URL to its address)');
+  return adminRoutes(serverUrl(config), apiKey, (base, cause) => `no oma server answers at ${base} (${cause}); start one, or set OMA_URL`)<T>(method, path);
 }
 
 const keysPath = (environmentId: string) => `/environments/${encodeURIComponent(environmentId)}/keys`;

@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createKey, listKeys, revokeKey, setWorkspaceLimits, type ApiKeyInfo, type CreatedKey, type WorkspaceLimits } from '../auth/keys.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { openDb } from '../db/index.ts';
 import { isOmaError, OmaError } from '../errors.ts';
-import { SERVER_FILE } from '../server.ts';
+import { adminKey, adminRoutes, serverUrl } from './server-client.ts';
 
 /**
  * `oma keys …`. Works on the database directly when it can: always with PostgreSQL, and with PGlite
@@ -41,49 +39,13 @@ async function withKeys<T>(config: Config, fn: (keys: KeyOperations) => Promise<
   }
 }
 
-/** The server holding the directory, from what it wrote there; OMA_URL and HOST/PORT override it. */
-function serverUrl(config: Config, holderPid: unknown): string {
-  if (process.env.OMA_URL) return process.env.OMA_URL.replace(/\/$/, '');
-  try {
-    const written = JSON.parse(readFileSync(join(config.dataDir, SERVER_FILE), 'utf8')) as { pid: number; url: string };
-    if (written.pid === holderPid && !process.env.PORT && !process.env.HOST) return written.url;
-  } catch {
-    // not written (yet): fall back to HOST/PORT
-  }
-  return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
-}
-
-/** OMA_API_KEY, else the key `scripts/run.sh` generated into the data directory. */
-function adminKey(config: Config): string | undefined {
-  if (config.apiKey) return config.apiKey;
-  try {
-    return readFileSync(join(config.dataDir, 'api-key'), 'utf8').trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function viaServer(config: Config, locked: OmaError): KeyOperations {
-  const base = serverUrl(config, locked.details?.pid);
+  const base = serverUrl(config, { holderPid: locked.details?.pid });
   const apiKey = adminKey(config);
   if (!apiKey) {
     throw new OmaError('unauthenticated', `${locked.message}\nTo manage keys through that server, set OMA_API_KEY to an admin key (and OMA_URL if it is not at ${base}).`);
   }
-  const call = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    let response: Response;
-    try {
-      response = await fetch(`${base}/oma/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      throw new OmaError('unavailable', `${locked.message}\nand no oma server answers at ${base} (${(error as Error).message}); set OMA_URL`);
-    }
-    const json = (await response.json()) as { error?: { message: string } };
-    if (!response.ok) throw new OmaError('internal', `${base} answered ${response.status}: ${json.error?.message ?? 'unknown error'}`);
-    return json as T;
-  };
+  const call = adminRoutes(base, apiKey, (at, cause) => `${locked.message}\nand no oma server answers at ${at} (${cause}); set OMA_URL`);
   return {
     create: (options) => call('POST', '/keys', options),
     list: async (options) =>
