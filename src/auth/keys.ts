@@ -50,7 +50,8 @@ export interface Principal {
   scope?: PrincipalScope;
 }
 
-const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+/** How every credential oma issues (API keys, environment keys, sessions tokens) is stored: its sha256, hex. */
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 export function checkWorkspaceName(name: string) {
   if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(name)) {

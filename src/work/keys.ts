@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashKey } from '../auth/keys.ts';
 import type { Queryable } from '../db/interface.ts';
 import { OmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -37,7 +38,6 @@ interface KeyRow {
   revoked_at: Date | null;
 }
 
-const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 function render(row: KeyRow): EnvironmentKeyInfo {
   return {

@@ -4,7 +4,8 @@ import type {
   BetaSelfHostedWorkQueueStats,
   BetaWorkLeaseState,
 } from '@anthropic-ai/sdk/resources/beta/environments/work';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashKey } from '../auth/keys.ts';
 import { patchMetadata } from '../api/metadata.ts';
 import { keyset, toPage, type PageRequest } from '../api/pagination.ts';
 import type { Db, Queryable } from '../db/interface.ts';
@@ -51,7 +52,6 @@ export const DEFAULT_RECLAIM_MS = 5_000;
 /** A worker counts towards `workers_polling` this long after its last poll. */
 const WORKERS_POLLING_WINDOW_MS = 30_000;
 
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
 /** The SDK's `BetaSelfHostedWork`; `secret` only in a poll response. */
@@ -123,7 +123,7 @@ export async function pollWork(
      WHERE id = (SELECT id FROM work_items WHERE environment_id = $1 AND state = 'queued' AND (polled_at IS NULL OR polled_at <= $5)
                  ORDER BY created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
      RETURNING *`,
-    [environmentId, now.toISOString(), options.workerId ?? null, hashToken(token), cutoff.toISOString()],
+    [environmentId, now.toISOString(), options.workerId ?? null, hashKey(token), cutoff.toISOString()],
   );
   return rows[0] ? { row: rows[0], token } : undefined;
 }
@@ -298,7 +298,7 @@ export async function findTokenHolder(
   if (!token.startsWith(SESSIONS_TOKEN_PREFIX)) return undefined;
   const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; session_id: string; state: string }>(
     `SELECT id, workspace_id, environment_id, session_id, state FROM work_items WHERE token_hash = $1`,
-    [hashToken(token)],
+    [hashKey(token)],
   );
   const row = rows[0];
   return row ? { workId: row.id, workspaceId: row.workspace_id, environmentId: row.environment_id, sessionId: row.session_id, stopped: row.state === 'stopped' } : undefined;
