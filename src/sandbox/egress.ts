@@ -1,10 +1,9 @@
 import { lookup } from 'node:dns/promises';
-import { once } from 'node:events';
-import { chmod } from 'node:fs/promises';
-import { createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as forward, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { connect, isIP, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { isPrivateAddress } from './addresses.ts';
+import { TrackedServer } from './tracked-server.ts';
 
 /**
  * The one way out of a sandbox. Sandboxes have no network of their own; a unix socket bound into
@@ -43,11 +42,9 @@ type Entry = { host: string; wildcard: boolean; port?: number };
 type Verdict = { addresses: string[] } | { reason: string };
 
 export class EgressProxy {
-  private readonly server: Server;
-  private readonly entries: Entry[];
   /** Client connections and upstream sockets: close() destroys them all. */
-  private readonly sockets = new Set<Socket>();
-  private closing: Promise<void> | undefined;
+  private readonly server: TrackedServer;
+  private readonly entries: Entry[];
 
   private constructor(
     readonly socketPath: string,
@@ -55,41 +52,23 @@ export class EgressProxy {
     private readonly onDecision?: (decision: EgressDecision) => void,
   ) {
     this.entries = policy.allowedHosts.map(parseEntry);
-    this.server = createServer();
-    this.server.on('connection', (socket: Socket) => this.track(socket));
+    const server = createServer();
+    this.server = new TrackedServer(server);
     // A handler that throws must not become an unhandled rejection: that would take oma down.
-    this.server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.onRequest(request, response).catch(() => response.destroy()));
-    this.server.on('connect', (request: IncomingMessage, client: Duplex, head: Buffer) => void this.onConnect(request, client, head).catch(() => client.destroy()));
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.onRequest(request, response).catch(() => response.destroy()));
+    server.on('connect', (request: IncomingMessage, client: Duplex, head: Buffer) => void this.onConnect(request, client, head).catch(() => client.destroy()));
   }
 
   /** Listen on `socketPath` (a unix socket, created with mode 0o666 so a sandbox uid can connect). Fails if the path exists. */
   static async start(options: { socketPath: string; policy: EgressPolicy; onDecision?: (decision: EgressDecision) => void }): Promise<EgressProxy> {
     const proxy = new EgressProxy(options.socketPath, options.policy, options.onDecision);
-    await once(proxy.server.listen(options.socketPath), 'listening'); // rejects on 'error' (EADDRINUSE: the path exists)
-    proxy.server.on('error', () => {}); // after listening, errors belong to single connections
-    try {
-      await chmod(options.socketPath, 0o666);
-    } catch (error) {
-      await proxy.close();
-      throw error;
-    }
+    await proxy.server.listen({ socketPath: options.socketPath });
     return proxy;
   }
 
   /** Stop listening (the socket file goes with it) and destroy every open connection and tunnel. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      for (const socket of this.sockets) socket.destroy();
-    });
-    return this.closing;
-  }
-
-  private track(socket: Socket) {
-    socket.on('error', () => {}); // each user of the socket handles its errors; none may go unhandled
-    if (this.closing) return void socket.destroy();
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    return this.server.close();
   }
 
   private async onConnect(request: IncomingMessage, client: Duplex, head: Buffer) {
@@ -160,9 +139,9 @@ export class EgressProxy {
     return new Promise((resolve, reject) => {
       const attempt = (index: number, failure: Error) => {
         const address = addresses[index];
-        if (address === undefined || this.closing) return reject(this.closing ? new Error('the egress proxy is closed') : failure);
+        if (address === undefined || this.server.closed) return reject(this.server.closed ? new Error('the egress proxy is closed') : failure);
         const socket = connect({ host: address, port });
-        this.track(socket);
+        this.server.track(socket);
         let connected = false;
         let error = failure;
         socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error(`connecting to ${address} timed out`)));

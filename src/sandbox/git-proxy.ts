@@ -1,9 +1,8 @@
-import { once } from 'node:events';
-import { chmod } from 'node:fs/promises';
-import { Agent as HttpAgent, createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, createServer, request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TrackedServer } from './tracked-server.ts';
 
 /**
  * The host end of git inside a sandbox. A session's repositories need a token, and the token must
@@ -68,21 +67,19 @@ type Target = { resourceId: string; suffix: Suffix; query: string };
 type Refusal = { status: 403 | 404 | 503; reason: string; resourceId?: string };
 
 export class GitProxy {
-  private readonly server: Server;
-  private readonly sockets = new Set<Socket>();
+  private readonly server: TrackedServer;
   /** Keep-alive connections to upstreams, shared across operations (a clone is 3 requests). */
   private readonly agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
   private readonly username: string;
-  private closing: Promise<void> | undefined;
 
   private constructor(private readonly options: GitProxyOptions) {
     this.username = options.username ?? 'x-access-token';
     // No limit on how long a request body may take: a big push streams at the upstream's pace (the default would cut it at 300 s).
-    this.server = createServer({ requestTimeout: 0 });
-    this.server.on('connection', (socket: Socket) => this.track(socket));
+    const server = createServer({ requestTimeout: 0 });
+    this.server = new TrackedServer(server);
     // A handler that throws must not become an unhandled rejection: that would take oma down.
-    this.server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.onRequest(request, response).catch(() => response.destroy()));
-    this.server.on('connect', (_request: IncomingMessage, client: Duplex) => this.onConnect(client));
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => void this.onRequest(request, response).catch(() => response.destroy()));
+    server.on('connect', (_request: IncomingMessage, client: Duplex) => this.onConnect(client));
   }
 
   /**
@@ -91,19 +88,12 @@ export class GitProxy {
    */
   static async start(options: GitProxyOptions): Promise<GitProxy> {
     const proxy = new GitProxy(options);
-    const { listen } = options;
-    if ('socketPath' in listen) {
-      await once(proxy.server.listen(listen.socketPath), 'listening'); // rejects on 'error' (EADDRINUSE: the path exists)
-      try {
-        await chmod(listen.socketPath, 0o666);
-      } catch (error) {
-        await proxy.close();
-        throw error;
-      }
-    } else {
-      await once(proxy.server.listen(listen.port, listen.host ?? '127.0.0.1'), 'listening');
+    try {
+      await proxy.server.listen(options.listen);
+    } catch (error) {
+      await proxy.close(); // its upstream agents too
+      throw error;
     }
-    proxy.server.on('error', () => {}); // after listening, errors belong to single connections
     return proxy;
   }
 
@@ -114,26 +104,14 @@ export class GitProxy {
 
   /** The TCP port listened on (the one picked, for port 0), when started with one; undefined once closed. */
   get port(): number | undefined {
-    const address = this.server.address();
-    return typeof address === 'object' && address !== null ? (address as AddressInfo).port : undefined;
+    return this.server.port;
   }
 
   /** Stop listening (a socket file goes with it) and destroy every open connection. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= new Promise((resolve) => {
-      this.server.close(() => resolve());
-      for (const socket of this.sockets) socket.destroy();
-      this.agents.http.destroy();
-      this.agents.https.destroy();
-    });
-    return this.closing;
-  }
-
-  private track(socket: Socket) {
-    socket.on('error', () => {});
-    if (this.closing) return void socket.destroy();
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+    return this.server.close();
   }
 
   /** Not a forward proxy: a tunnel would be a way to any host. */
