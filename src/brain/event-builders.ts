@@ -34,3 +34,18 @@ export function usagePayload(history: SessionHistory) {
     active_seconds: activeSeconds + (runningSince ? Math.max(0, (Date.now() - runningSince.getTime()) / 1000) : 0),
   };
 }
+
+/**
+ * The result closing tool use `useId` with `output`: an `agent.mcp_tool_result` for an MCP call, an
+ * `agent.tool_result` for the others oma runs (with its trace, privately), and a `user.tool_result` for
+ * a worker's call (self_hosted), closed here as the hands' answer: the SDK's worker counts only
+ * user.tool_result as answered, and would otherwise still run it.
+ */
+export function toolResultEvent(history: SessionHistory, useId: string, output: string, isError: boolean, trace?: unknown): NewEvent {
+  const use = history.toolUses.get(useId);
+  if (use && history.isWorkerCall(use)) return { type: 'user.tool_result', payload: { tool_use_id: useId, content: text(output), is_error: isError } };
+  const mcp = use?.kind === 'mcp';
+  const payload: Record<string, unknown> = { [mcp ? 'mcp_tool_use_id' : 'tool_use_id']: useId, content: text(output), is_error: isError };
+  if (trace) payload[PRIVATE_KEY] = { trace };
+  return { type: mcp ? 'agent.mcp_tool_result' : 'agent.tool_result', payload };
+}

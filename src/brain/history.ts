@@ -41,6 +41,11 @@ const RESULT_REFERENCES: Record<string, string> = {
 };
 const USE_KINDS: Record<string, ToolUse['kind']> = { 'agent.tool_use': 'toolset', 'agent.custom_tool_use': 'custom', 'agent.mcp_tool_use': 'mcp' };
 
+/** Whether a tool use may run: allowed by its policy, or by a confirmation a brain took. */
+export function authorised(use: ToolUse): boolean {
+  return use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow');
+}
+
 export class SessionHistory {
   readonly events: StoredEvent[] = [];
   readonly byId = new Map<string, StoredEvent>();
@@ -173,7 +178,7 @@ export class SessionHistory {
         !use.result &&
         (use.kind === 'custom' ||
           (use.permission === 'ask' && !use.confirmation) ||
-          (this.isWorkerCall(use) && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')))),
+          (this.isWorkerCall(use) && authorised(use))),
     );
   }
 
@@ -183,7 +188,7 @@ export class SessionHistory {
    */
   unfinished(): ToolUse[] {
     return [...this.toolUses.values()].filter(
-      (use) => !use.result && use.kind !== 'custom' && !this.isWorkerCall(use) && (use.permission === 'allow' || (use.confirmationTaken && use.confirmation?.payload.result === 'allow')),
+      (use) => !use.result && use.kind !== 'custom' && !this.isWorkerCall(use) && authorised(use),
     );
   }
 

@@ -8,7 +8,7 @@ import { isModelError, type ModelError } from '../model/errors.ts';
 import type { Model } from '../model/interface.ts';
 import type { NewEvent, SessionLog, StoredEvent } from '../session/interface.ts';
 import { decide, type Step } from './decide.ts';
-import { requestEnd, sessionError, taken, text, usagePayload } from './event-builders.ts';
+import { requestEnd, sessionError, taken, text, toolResultEvent, usagePayload } from './event-builders.ts';
 import { PRIVATE_KEY, SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
@@ -347,14 +347,7 @@ export class SessionRun {
   }
 
   private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
-    const use = this.history.toolUses.get(useId);
-    // A worker's call closed here (interrupt, turn limit, failure) is closed as the hands' answer: the
-    // SDK's worker counts only user.tool_result as answered, and would otherwise still run it.
-    if (use && this.history.isWorkerCall(use)) return { type: 'user.tool_result', payload: { tool_use_id: useId, content: text(output), is_error: isError } };
-    const mcp = use?.kind === 'mcp';
-    const payload: Record<string, unknown> = { [mcp ? 'mcp_tool_use_id' : 'tool_use_id']: useId, content: text(output), is_error: isError };
-    if (trace) payload[PRIVATE_KEY] = { trace };
-    return { type: mcp ? 'agent.mcp_tool_result' : 'agent.tool_result', payload };
+    return toolResultEvent(this.history, useId, output, isError, trace);
   }
 
   /** Append under the lease's fence and fold the result (reading back only if others appended meanwhile). */

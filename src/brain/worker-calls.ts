@@ -2,7 +2,8 @@ import type { Db, Queryable } from '../db/interface.ts';
 import { isOmaError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { SessionLog } from '../session/interface.ts';
-import { SessionHistory } from './history.ts';
+import { toolResultEvent } from './event-builders.ts';
+import { authorised, SessionHistory } from './history.ts';
 import { SANDBOX_TOOLS } from './toolset.ts';
 
 /**
@@ -25,18 +26,11 @@ export async function failWorkerCalls(log: SessionLog, sessionId: string, messag
     if (history.status === 'terminated') return 0;
     // Only calls made before the cutoff: a later one belongs to whichever worker holds the session now.
     const cutoff = Math.min(options.olderThanMs === undefined ? Infinity : Date.now() - options.olderThanMs, options.createdBefore?.getTime() ?? Infinity);
-    // Calls a worker may be running: allowed ones (a call still awaiting its confirmation never ran, and waits on the user).
-    const open = history
-      .awaitingClient()
-      .filter((use) => history.isWorkerCall(use) && (use.permission !== 'ask' || use.confirmationTaken) && use.event.createdAt.getTime() <= cutoff);
+    // Calls a worker may be running: authorised ones (a call still awaiting its confirmation never ran, and waits on the user).
+    const open = history.awaitingClient().filter((use) => history.isWorkerCall(use) && authorised(use) && use.event.createdAt.getTime() <= cutoff);
     if (open.length === 0) return 0;
-    // As the hands' answer (`user.tool_result`): that is what the SDK's worker counts as answered, so
-    // the next worker to take the session does not run the call again.
-    const results = open.map((use) => ({
-      id: newId('sevt'),
-      type: 'user.tool_result',
-      payload: { tool_use_id: use.event.id, content: [{ type: 'text', text: message }], is_error: true },
-    }));
+    // As the hands' answer, so the next worker to take the session does not run the call again.
+    const results = open.map((use) => ({ id: newId('sevt'), ...toolResultEvent(history, use.event.id, message, true) }));
     try {
       // Only onto the log as read (another sweeper, or the worker's own answer, may have closed them
       // meanwhile), and with the wake in the same transaction: the brain goes on whatever dies next.
