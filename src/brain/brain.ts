@@ -11,9 +11,9 @@ import type { Previews } from './previews.ts';
 import type { SearchProvider } from './web.ts';
 import type { AgentSnapshot } from './request.ts';
 import { McpTools } from './mcp.ts';
-import { sandboxRecipe } from './recipe.ts';
+import { sandboxRecipe, type EnvironmentConfig } from './recipe.ts';
 import { toolCatalog } from './toolset.ts';
-import { SessionRun, type SessionFacts } from './run.ts';
+import { isSelfHosted, SessionRun, type SessionFacts } from './run.ts';
 import { ToolRouter } from './tools.ts';
 
 export interface BrainDeps {
@@ -85,7 +85,7 @@ export class Brain {
         timeoutMs: this.options.toolTimeoutMs,
         maxOutputBytes: this.options.maxToolOutputBytes,
       });
-      if (!facts.selfHosted && [...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
+      if (!isSelfHosted(facts) && [...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
       mcp = new McpTools(this.deps, facts, this.options.maxToolOutputBytes);
       const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options }, facts, lease.generation, stopping, events);
@@ -142,8 +142,8 @@ export class Brain {
 }
 
 async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {
-  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[]; environment_type: string | null }>(
-    `SELECT s.id, s.workspace_id, s.environment_id, s.agent, s.vault_ids, e.config->>'type' AS environment_type
+  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[]; environment: EnvironmentConfig | null }>(
+    `SELECT s.id, s.workspace_id, s.environment_id, s.agent, s.vault_ids, e.config AS environment
        FROM sessions s LEFT JOIN environments e ON e.id = s.environment_id WHERE s.id = $1`,
     [id],
   );
@@ -155,7 +155,7 @@ async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined
       environmentId: row.environment_id,
       agent: row.agent,
       vaultIds: row.vault_ids ?? [],
-      selfHosted: row.environment_type === 'self_hosted',
+      environment: row.environment ?? undefined,
     }
   );
 }

@@ -27,23 +27,25 @@ export interface RecipeDeps {
 /** Refused connections recorded per sandbox, at most (a loop retrying one host must not flood the log). */
 const MAX_REFUSALS_LOGGED = 50;
 
-interface EnvironmentConfig {
+/** An environment's config as stored (loaded with the session: `SessionFacts.environment`). */
+export interface EnvironmentConfig {
   type: 'cloud' | 'self_hosted';
   packages?: EnvironmentPackages;
   networking?: { type: 'unrestricted' } | { type: 'limited'; allowed_hosts: string[]; allow_package_managers: boolean; allow_mcp_servers: boolean };
 }
 
 export async function sandboxRecipe(deps: RecipeDeps, session: SessionFacts): Promise<SandboxRecipe> {
-  const config = await environmentConfig(deps.db, session);
+  const config = session.environment;
+  const { files, repositories } = await sessionResources(deps, session);
   let refusals = 0;
   return {
     sessionId: session.id,
     workspaceId: session.workspaceId,
     environmentId: session.environmentId,
-    files: await sessionFiles(deps, session),
+    files,
     packages: config?.packages,
     egress: egress(config, session, deps.unrestricted),
-    repositories: await sessionRepositories(deps, session),
+    repositories,
     onNotice: (notice) => {
       if (notice.type === 'egress_refused' && ++refusals > MAX_REFUSALS_LOGGED) return;
       deps.log.append(session.id, [noticeEvent(notice)]).catch((error) => deps.logger?.warn({ err: error, sessionId: session.id }, 'a sandbox notice could not be recorded'));
@@ -107,35 +109,39 @@ function noticeEvent(notice: SandboxNotice): NewEvent {
   }
 }
 
-async function environmentConfig(db: Db, session: SessionFacts): Promise<EnvironmentConfig | undefined> {
-  const { rows } = await db.query<{ config: EnvironmentConfig }>('SELECT config FROM environments WHERE id = $1', [session.environmentId]);
-  return rows[0]?.config;
+type FileBody = { file_id: string; mount_path: string };
+type RepositoryBody = { url: string; mount_path: string; checkout: SandboxRepository['checkout'] };
+
+/** The session's file and repository resources, for the sandbox (files read only if one is provisioned; tokens at each git operation). */
+async function sessionResources(deps: RecipeDeps, session: SessionFacts): Promise<{ files: SandboxFile[]; repositories: SandboxRepository[] }> {
+  const { rows } = await deps.db.query<{ id: string; type: string; body: FileBody | RepositoryBody }>(
+    "SELECT id, type, body FROM session_resources WHERE session_id = $1 AND type IN ('file', 'github_repository') ORDER BY id",
+    [session.id],
+  );
+  return {
+    files: rows.filter((row) => row.type === 'file').map((row) => sessionFile(deps, session, row.body as FileBody)),
+    repositories: rows.filter((row) => row.type === 'github_repository').map((row) => sessionRepository(deps, row.id, row.body as RepositoryBody)),
+  };
 }
 
-/** The session's file resources, for the sandbox (read only if one is provisioned). */
-async function sessionFiles(deps: RecipeDeps, session: SessionFacts): Promise<SandboxFile[]> {
-  const { db, logger } = deps;
-  const { rows } = await db.query<{ body: { file_id: string; mount_path: string } }>("SELECT body FROM session_resources WHERE session_id = $1 AND type = 'file' ORDER BY id", [session.id]);
-  return rows.map(({ body }) => ({
+function sessionFile(deps: RecipeDeps, session: SessionFacts, body: FileBody): SandboxFile {
+  return {
     mountPath: body.mount_path,
     async content() {
       try {
-        return (await readFileContent(db, session.workspaceId, body.file_id)).bytes;
+        return (await readFileContent(deps.db, session.workspaceId, body.file_id)).bytes;
       } catch (error) {
         // Deleted or expired since it was attached: the sandbox starts without it, the log says why.
-        logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');
+        deps.logger?.warn({ err: error, sessionId: session.id, fileId: body.file_id }, 'a file resource could not be read');
         return Buffer.from(`[file ${body.file_id} is no longer available]\n`);
       }
     },
-  }));
+  };
 }
 
-type RepositoryBody = { url: string; mount_path: string; checkout: SandboxRepository['checkout'] };
-
-async function sessionRepositories(deps: RecipeDeps, session: SessionFacts): Promise<SandboxRepository[]> {
+function sessionRepository(deps: RecipeDeps, id: string, body: RepositoryBody): SandboxRepository {
   const { db, secrets } = deps;
-  const { rows } = await db.query<{ id: string; body: RepositoryBody }>("SELECT id, body FROM session_resources WHERE session_id = $1 AND type = 'github_repository' ORDER BY id", [session.id]);
-  return rows.map(({ id, body }) => ({
+  return {
     resourceId: id,
     url: body.url,
     mountPath: body.mount_path,
@@ -147,5 +153,5 @@ async function sessionRepositories(deps: RecipeDeps, session: SessionFacts): Pro
       if (!sealed || !secrets) return null;
       return openRepositoryToken(secrets, id, sealed);
     },
-  }));
+  };
 }

@@ -13,11 +13,15 @@ import { PRIVATE_KEY, SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import { answerMcpCall, type McpTools } from './mcp.ts';
+import type { EnvironmentConfig } from './recipe.ts';
 import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
 import { evaluatePermission, IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
 import { runHostTool, type SearchProvider } from './web.ts';
 import { ensureWorkItem } from '../work/store.ts';
+
+/** A self_hosted environment's sandbox tools run on the user's worker, not here. */
+export const isSelfHosted = (session: SessionFacts) => session.environment?.type === 'self_hosted';
 
 /** What a run needs from the session's row. */
 export interface SessionFacts {
@@ -27,8 +31,8 @@ export interface SessionFacts {
   agent: AgentSnapshot;
   /** The session's vaults, in priority order (credentials for its MCP servers). */
   vaultIds: string[];
-  /** Its environment is self_hosted: the sandbox tools run on the user's worker, not here. */
-  selfHosted?: boolean;
+  /** Its environment's config as it is now (its kind, packages and networking); absent if deleted. */
+  environment?: EnvironmentConfig;
 }
 
 export interface RunDeps {
@@ -69,7 +73,7 @@ export class SessionRun {
     private readonly stopping: AbortSignal,
     events: StoredEvent[],
   ) {
-    this.history = new SessionHistory(events, { workerTools: session.selfHosted ? new Set(SANDBOX_TOOLS) : undefined });
+    this.history = new SessionHistory(events, { workerTools: isSelfHosted(session) ? new Set(SANDBOX_TOOLS) : undefined });
     this.catalog = toolCatalog(session.agent);
   }
 
@@ -303,7 +307,7 @@ export class SessionRun {
     await this.append([{ type: 'session.usage', payload: { usage } }, { type: 'session.status_idle', payload: { stop_reason: stopReason, stop_details: stopDetails } }]);
     this.modelFailures = 0;
     // Waiting on its worker's calls: a self_hosted session needs a live work item (its last may have just ended).
-    if (this.session.selfHosted && stopReason.type === 'requires_action') {
+    if (isSelfHosted(this.session) && stopReason.type === 'requires_action') {
       await ensureWorkItem(this.deps.db, { id: this.session.id, workspaceId: this.session.workspaceId, environmentId: this.session.environmentId });
     }
   }
