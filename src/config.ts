@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { BrainOptions } from './brain/options.ts';
 import { DEFAULT_BRAIN_OPTIONS } from './brain/options.ts';
+import { DEFAULT_CONTEXT, parseFraction, parseStrategy, parseWindow } from './context/settings.ts';
 import { OmaError } from './errors.ts';
 
 /** Everything oma reads from its environment, parsed and checked once at start. */
@@ -141,6 +142,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
       maxWakeAttempts: integer('OMA_MAX_WAKE_ATTEMPTS', env.OMA_MAX_WAKE_ATTEMPTS, DEFAULT_BRAIN_OPTIONS.maxWakeAttempts, 1, 1000),
       workerToolTimeoutMs: integer('OMA_WORKER_TOOL_TIMEOUT_MS', env.OMA_WORKER_TOOL_TIMEOUT_MS, DEFAULT_BRAIN_OPTIONS.workerToolTimeoutMs, 1_000, 7 * 86_400_000),
       unrestrictedNetworking: oneOf('OMA_UNRESTRICTED_NETWORKING', env.OMA_UNRESTRICTED_NETWORKING, ['none', 'public'] as const, DEFAULT_BRAIN_OPTIONS.unrestrictedNetworking),
+      context: {
+        strategy: env.OMA_CONTEXT_STRATEGY ? parseStrategy('OMA_CONTEXT_STRATEGY', env.OMA_CONTEXT_STRATEGY) : DEFAULT_CONTEXT.strategy,
+        window: env.OMA_CONTEXT_WINDOW ? parseWindow('OMA_CONTEXT_WINDOW', env.OMA_CONTEXT_WINDOW) : undefined,
+        compactAt: env.OMA_COMPACT_AT ? parseFraction('OMA_COMPACT_AT', env.OMA_COMPACT_AT) : DEFAULT_CONTEXT.compactAt,
+      },
     },
     ...overrides,
   };

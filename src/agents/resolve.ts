@@ -5,6 +5,7 @@ import type {
 } from '@anthropic-ai/sdk/resources/beta/agents/agents';
 import type { z } from 'zod';
 import { createMetadata, patchMetadata } from '../api/metadata.ts';
+import { checkContextMetadata } from '../context/settings.ts';
 import { OmaError } from '../errors.ts';
 import { DEFAULT_EFFORT, DEFAULT_SKILL_VERSION, DEFAULT_SPEED, LIMITS, type AgentConfig } from './config.ts';
 import { checkMcpReferences, resolveTools } from './resolve-tools.ts';
@@ -77,6 +78,7 @@ export function resolveCreate(body: CreateAgentBody): Omit<AgentConfig, 'multiag
     metadata: createMetadata(body.metadata),
   };
   checkMcpReferences(config.tools, config.mcp_servers);
+  checkContextMetadata(config.metadata);
   return config;
 }
 
@@ -98,5 +100,6 @@ export function applyUpdate(current: AgentConfig, body: UpdateAgentBody): Omit<A
     metadata: patchMetadata(current.metadata, body.metadata),
   };
   checkMcpReferences(config.tools, config.mcp_servers);
+  checkContextMetadata(config.metadata);
   return config;
 }

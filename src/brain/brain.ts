@@ -13,6 +13,7 @@ import type { AgentSnapshot } from './request.ts';
 import { McpTools } from './mcp.ts';
 import { sandboxRecipe, type EnvironmentConfig } from './recipe.ts';
 import { toolCatalog } from './toolset.ts';
+import { contextSettings, type ContextDefaults } from '../context/settings.ts';
 import { isSelfHosted, SessionRun, type SessionFacts } from './run.ts';
 import { ToolRouter } from './tools.ts';
 
@@ -38,6 +39,8 @@ export interface BrainDeps {
  */
 export class Brain {
   readonly options: BrainOptions;
+  /** Windows models turned out to have (a "prompt is too long" answer says so): every session here uses them. */
+  private readonly learnedWindows = new Map<string, number>();
 
   constructor(private readonly deps: BrainDeps) {
     this.options = { ...DEFAULT_BRAIN_OPTIONS, ...deps.options };
@@ -75,7 +78,7 @@ export class Brain {
     let unsubscribe: AbortController | undefined;
     let active: SessionRun | undefined;
     try {
-      const facts = await loadSession(db, lease.sessionId);
+      const facts = await loadSession(db, lease.sessionId, this.options.context);
       if (!facts) {
         await completeWake(db, lease); // deleted meanwhile
         return;
@@ -88,7 +91,7 @@ export class Brain {
       if (!isSelfHosted(facts) && [...toolCatalog(facts.agent).values()].some((entry) => entry.kind === 'toolset')) tools.prepare();
       const events = await this.deps.log.read(lease.sessionId);
       mcp = new McpTools(this.deps, facts, this.options.maxToolOutputBytes);
-      const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options }, facts, lease.generation, stopping, events);
+      const run = new SessionRun({ ...this.deps, tools, mcp: mcp.configured ? mcp : undefined, options: this.options, learnedWindows: this.learnedWindows }, facts, lease.generation, stopping, events);
       unsubscribe = this.watchInterrupts(lease.sessionId, run, stopping);
       active = run;
       if (lease.attempts > this.options.maxWakeAttempts) {
@@ -141,10 +144,22 @@ export class Brain {
   }
 }
 
-async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined> {
-  const { rows } = await db.query<{ id: string; workspace_id: string; environment_id: string; agent: AgentSnapshot; vault_ids: string[]; environment: EnvironmentConfig | null }>(
-    `SELECT s.id, s.workspace_id, s.environment_id, s.agent, s.vault_ids, e.config AS environment
-       FROM sessions s LEFT JOIN environments e ON e.id = s.environment_id WHERE s.id = $1`,
+/** The session's row, its environment's config, and its agent version's metadata (context settings). */
+async function loadSession(db: Db, id: string, defaults: ContextDefaults): Promise<SessionFacts | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    workspace_id: string;
+    environment_id: string;
+    agent: AgentSnapshot;
+    vault_ids: string[];
+    environment: EnvironmentConfig | null;
+    agent_metadata: Record<string, string> | null;
+  }>(
+    `SELECT s.id, s.workspace_id, s.environment_id, s.agent, s.vault_ids, e.config AS environment, v.config -> 'metadata' AS agent_metadata
+       FROM sessions s
+       LEFT JOIN environments e ON e.id = s.environment_id
+       LEFT JOIN agent_versions v ON v.agent_id = s.agent ->> 'id' AND v.version = (s.agent ->> 'version')::integer
+      WHERE s.id = $1`,
     [id],
   );
   const row = rows[0];
@@ -156,6 +171,7 @@ async function loadSession(db: Db, id: string): Promise<SessionFacts | undefined
       agent: row.agent,
       vaultIds: row.vault_ids ?? [],
       environment: row.environment ?? undefined,
+      context: contextSettings(typeof row.agent.model === 'string' ? row.agent.model : row.agent.model.id, row.agent_metadata ?? undefined, defaults),
     }
   );
 }

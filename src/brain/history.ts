@@ -1,4 +1,5 @@
 import { emptyUsage, type ModelUsage } from '../model/accumulate.ts';
+import { ContextState } from '../context/state.ts';
 import type { StoredEvent } from '../session/interface.ts';
 
 /**
@@ -18,6 +19,14 @@ export const QUEUED_TYPES = new Set(['user.message', 'user.interrupt', 'user.too
 
 /** Private brain data inside a public event's payload (stripped from what clients see). */
 export const PRIVATE_KEY = '_oma';
+
+/**
+ * Whether a `span.model_request_*` event belongs to a request the brain made to compact the context
+ * (marked `_oma.purpose: "compaction"`): its usage counts, but it is no response of the conversation.
+ */
+export function isCompactionSpan(event: StoredEvent): boolean {
+  return (event.payload[PRIVATE_KEY] as { purpose?: string } | undefined)?.purpose === 'compaction';
+}
 
 export type SessionStatus = 'idle' | 'running' | 'rescheduling' | 'terminated';
 
@@ -59,6 +68,8 @@ export class SessionHistory {
   readonly toolUses = new Map<string, ToolUse>();
   /** Tool uses since the current turn started (a turn ends at an idle other than `requires_action`). */
   turnToolCalls = 0;
+  /** What the context strategies need to know of the log (compaction, what the model has seen, windows). */
+  readonly context = new ContextState();
   /** Cumulative model usage over every model request. */
   readonly usage: ModelUsage = emptyUsage();
   /** Seconds spent running, up to the newest status change. */
@@ -93,6 +104,8 @@ export class SessionHistory {
     this.events.push(event);
     this.byId.set(event.id, event);
     this.lastSeq = event.seq;
+    const compactionSpan = event.type.startsWith('span.model_request') && isCompactionSpan(event);
+    this.context.apply(event, compactionSpan);
     const payload = event.payload;
     if (QUEUED_TYPES.has(event.type) && payload.processed_at === null && !this.processedAt.has(event.id)) this.queued.push(event);
     if (event.type === 'user.tool_confirmation') {
@@ -116,6 +129,10 @@ export class SessionHistory {
       }
       return;
     }
+    if (compactionSpan) {
+      this.addUsage(event);
+      return;
+    }
     switch (event.type) {
       case PROCESSED: {
         const id = payload.event_id as string;
@@ -134,8 +151,7 @@ export class SessionHistory {
         this.openRequestToolUses = 0;
         break;
       case 'span.model_request_end': {
-        const modelUsage = payload.model_usage as Partial<ModelUsage> | undefined;
-        for (const key of Object.keys(this.usage) as (keyof ModelUsage)[]) this.usage[key] += modelUsage?.[key] ?? 0;
+        this.addUsage(event);
         // A response counts once it completed, or once it produced tool uses (which must be answered).
         if (payload.is_error !== true || this.openRequestToolUses > 0) {
           // The request saw everything before its start; what arrived while it streamed is still new.
@@ -169,6 +185,11 @@ export class SessionHistory {
         this.status = 'terminated';
         break;
     }
+  }
+
+  private addUsage(event: StoredEvent) {
+    const modelUsage = event.payload.model_usage as Partial<ModelUsage> | undefined;
+    for (const key of Object.keys(this.usage) as (keyof ModelUsage)[]) this.usage[key] += modelUsage?.[key] ?? 0;
   }
 
   /** Tool uses waiting for the client: a confirmation (`ask`), a custom tool's result, or a worker's result (self_hosted). */

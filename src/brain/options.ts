@@ -1,3 +1,5 @@
+import { DEFAULT_CONTEXT, type ContextDefaults } from '../context/settings.ts';
+
 /** How brains behave; every value has an `OMA_*` variable (see `config.ts`). */
 export interface BrainOptions {
   /** Tool calls one turn may make before it stops with `tool_use_limit_reached_error`. */
@@ -25,6 +27,8 @@ export interface BrainOptions {
   unrestrictedNetworking: 'none' | 'public';
   /** A self_hosted session's tool call unanswered by its worker this long becomes a tool error (`OMA_WORKER_TOOL_TIMEOUT_MS`). */
   workerToolTimeoutMs: number;
+  /** Context strategy, window and compaction threshold of agents that do not set theirs (`OMA_CONTEXT_STRATEGY`, `OMA_CONTEXT_WINDOW`, `OMA_COMPACT_AT`). */
+  context: ContextDefaults;
 }
 
 export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
@@ -39,4 +43,5 @@ export const DEFAULT_BRAIN_OPTIONS: BrainOptions = {
   maxWakeAttempts: 5,
   unrestrictedNetworking: 'none',
   workerToolTimeoutMs: 15 * 60_000,
+  context: DEFAULT_CONTEXT,
 };

@@ -1,7 +1,10 @@
 import type { ContentBlockParam, MessageParam, TextBlockParam, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import type { Logger } from 'pino';
+import type { Db } from '../db/interface.ts';
+import { readFileContent } from '../files/store.ts';
 import type { ModelRequest } from '../model/interface.ts';
 import type { StoredEvent } from '../session/interface.ts';
-import { PRIVATE_KEY, PROCESSED } from './history.ts';
+import { isCompactionSpan, PRIVATE_KEY, PROCESSED } from './history.ts';
 import { toolCatalog, type ToolEntry } from './toolset.ts';
 
 /**
@@ -23,17 +26,28 @@ export interface RequestOptions {
   lookup?: (id: string) => StoredEvent | undefined;
   /** The tools offered, when the run knows more than the agent's snapshot says (its MCP servers' tools). */
   catalog?: ReadonlyMap<string, ToolEntry>;
+  /** Start at this index of `events` (a compaction's boundary: no tool use is open there). */
+  from?: number;
+  /**
+   * The view's content for an event, when it is not the logged one: a tool result's content, an
+   * `agent.thinking`'s blocks, a `user.message`'s content (trimmed or cut to fit). Undefined: as logged.
+   */
+  rewrite?: (event: StoredEvent) => ContentBlockParam[] | undefined;
+  /** Names `from` and `rewrite`: a cache made under another key is started afresh. */
+  viewKey?: string;
 }
 
 /** Messages of a prefix of the log that later events cannot change (see `buildMessages`). */
 export interface MessageCache {
   upTo: number;
   items: Item[];
+  key?: string;
 }
 
 export function newMessageCache(): MessageCache {
   return { upTo: 0, items: [] };
 }
+
 
 export interface AgentSnapshot {
   model: { id: string; speed?: string; effort?: { type: string }; inference_geo?: string } | string;
@@ -66,9 +80,12 @@ interface Item {
  * retry answers instead). Every tool use is followed, in the next user turn and in tool-use order,
  * by its result — the first one recorded — and then by the messages the brain took since.
  */
-export function buildMessages(events: readonly StoredEvent[], options: Pick<RequestOptions, 'files' | 'cache' | 'lookup'> = {}): MessageParam[] {
-  const cache = options.cache && options.cache.upTo <= events.length ? options.cache : undefined;
-  const from = cache?.upTo ?? 0;
+export function buildMessages(events: readonly StoredEvent[], options: Pick<RequestOptions, 'files' | 'cache' | 'lookup' | 'from' | 'rewrite' | 'viewKey'> = {}): MessageParam[] {
+  if (options.cache && options.cache.key !== options.viewKey) Object.assign(options.cache, newMessageCache(), { key: options.viewKey });
+  const start = options.from ?? 0;
+  const cache = options.cache && options.cache.upTo <= events.length && options.cache.upTo >= start ? options.cache : undefined;
+  const from = cache?.upTo ?? start;
+  const rewrite = options.rewrite ?? (() => undefined);
   let lookup = options.lookup;
   if (!lookup) {
     const byId = new Map(events.map((event) => [event.id, event]));
@@ -78,7 +95,7 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
   for (let index = from; index < events.length; index++) {
     const event = events[index]!;
     const useId = resultReference(event);
-    if (useId && !results.has(useId)) results.set(useId, toolResult(useId, event, options));
+    if (useId && !results.has(useId)) results.set(useId, toolResult(useId, event, options, rewrite(event)));
   }
   const items: Item[] = cache ? [...cache.items] : [];
   // Tool uses since `from` still without a result: while there are none at the start of a request,
@@ -102,6 +119,7 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
     const payload = event.payload;
     const answers = resultReference(event);
     if (answers) unanswered.delete(answers);
+    if (event.type.startsWith('span.model_request') && isCompactionSpan(event)) continue;
     switch (event.type) {
       case 'span.model_request_start':
         closeResponse(false);
@@ -115,7 +133,7 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
         closeResponse(payload.is_error !== true);
         break;
       case 'agent.thinking':
-        for (const block of ((payload[PRIVATE_KEY] as { blocks?: ContentBlockParam[] } | undefined)?.blocks ?? [])) response?.blocks.push(block);
+        for (const block of rewrite(event) ?? ((payload[PRIVATE_KEY] as { blocks?: ContentBlockParam[] } | undefined)?.blocks ?? [])) response?.blocks.push(block);
         break;
       case 'agent.message':
         for (const block of payload.content as { type: string; text?: string }[]) {
@@ -143,7 +161,7 @@ export function buildMessages(events: readonly StoredEvent[], options: Pick<Requ
         // Markers are written between responses: one after an unended response means its brain died.
         closeResponse(false);
         const taken = lookup(payload.event_id as string);
-        if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(taken.payload.content as ContentBlockParam[], options) });
+        if (taken?.type === 'user.message') items.push({ role: 'user', blocks: userContent(rewrite(taken) ?? (taken.payload.content as ContentBlockParam[]), options) });
         // A mid-conversation system turn, as the Messages API takes it (newer models only: older ones answer 400).
         if (taken?.type === 'system.message') items.push({ role: 'system', blocks: (taken.payload.content as TextBlockParam[]).map(({ type, text }) => ({ type, text })) });
         break;
@@ -180,9 +198,9 @@ function resultReference(event: StoredEvent): string | undefined {
   }
 }
 
-function toolResult(useId: string, event: StoredEvent, options: Pick<RequestOptions, 'files'>): ToolResultBlockParam {
+function toolResult(useId: string, event: StoredEvent, options: Pick<RequestOptions, 'files'>, rewritten?: ContentBlockParam[]): ToolResultBlockParam {
   // Empty text blocks are refused by the API: drop them (an empty result is no content at all).
-  const content = userContent((event.payload.content as ContentBlockParam[] | undefined) ?? [], options).filter((block) => block.type !== 'text' || block.text !== '');
+  const content = userContent(rewritten ?? (event.payload.content as ContentBlockParam[] | undefined) ?? [], options).filter((block) => block.type !== 'text' || block.text !== '');
   const block: ToolResultBlockParam = { type: 'tool_result', tool_use_id: useId };
   if (content.length > 0) block.content = content as ToolResultBlockParam['content'];
   if (event.payload.is_error === true) block.is_error = true;
@@ -217,4 +235,30 @@ export function referencedFiles(events: readonly StoredEvent[]): string[] {
     }
   }
   return [...ids];
+}
+
+/** Contents of the files a conversation names, read once per run (a file that cannot be read is left out, and said so in the request). */
+export class ConversationFiles {
+  private readonly cache = new Map<string, { mediaType: string; data: string }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly session: { id: string; workspaceId: string },
+    private readonly logger?: Logger,
+  ) {}
+
+  async load(events: readonly StoredEvent[]): Promise<ReadonlyMap<string, { mediaType: string; data: string }> | undefined> {
+    const ids = referencedFiles(events);
+    if (ids.length === 0) return undefined;
+    for (const id of ids) {
+      if (this.cache.has(id)) continue;
+      try {
+        const { file, bytes } = await readFileContent(this.db, this.session.workspaceId, id);
+        this.cache.set(id, { mediaType: file.mime_type, data: bytes.toString('base64') });
+      } catch (error) {
+        this.logger?.warn({ sessionId: this.session.id, fileId: id, err: error }, 'a file named in the conversation could not be read');
+      }
+    }
+    return this.cache;
+  }
 }

@@ -1,21 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Db } from '../db/interface.ts';
-import { readFileContent } from '../files/store.ts';
 import { newId } from '../ids.ts';
-import { accumulate, type ModelUsage, type ResponseBlock, type ResponseSummary } from '../model/accumulate.ts';
+import { accumulate, type ModelUsage, type ResponseSummary } from '../model/accumulate.ts';
 import { isModelError, type ModelError } from '../model/errors.ts';
 import type { Model } from '../model/interface.ts';
 import type { NewEvent, SessionLog, StoredEvent } from '../session/interface.ts';
 import { decide, type Step } from './decide.ts';
-import { requestEnd, sessionError, taken, text, toolResultEvent, usagePayload } from './event-builders.ts';
-import { PRIVATE_KEY, SessionHistory, type ToolUse } from './history.ts';
+import { denialReason, requestEnd, responseEvent, sessionError, taken, toolResultEvent, usagePayload } from './event-builders.ts';
+import { SessionHistory, type ToolUse } from './history.ts';
 import type { BrainOptions } from './options.ts';
 import type { Previews } from './previews.ts';
 import { answerMcpCall, type McpTools } from './mcp.ts';
 import type { EnvironmentConfig } from './recipe.ts';
-import { buildRequest, newMessageCache, referencedFiles, type AgentSnapshot } from './request.ts';
-import { evaluatePermission, IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
+import { ConversationFiles, type AgentSnapshot } from './request.ts';
+import { ContextKeeper, MAX_FIT_ATTEMPTS } from './context.ts';
+import type { ContextSettings } from '../context/settings.ts';
+import { readSessionLog, SESSION_LOG_DEFINITION, SESSION_LOG_TOOL } from './session-log-tool.ts';
+import { IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
 import { runHostTool, type SearchProvider } from './web.ts';
 import { ensureWorkItem } from '../work/store.ts';
@@ -33,6 +35,8 @@ export interface SessionFacts {
   vaultIds: string[];
   /** Its environment's config as it is now (its kind, packages and networking); absent if deleted. */
   environment?: EnvironmentConfig;
+  /** How its context is kept in the model's window (its agent's metadata over the server's defaults). */
+  context: ContextSettings;
 }
 
 export interface RunDeps {
@@ -46,6 +50,8 @@ export interface RunDeps {
   previews?: Previews;
   /** Where web_search goes; none: it answers with a tool error saying so. */
   search?: SearchProvider;
+  /** Windows models turned out to have, shared by the runs of this process. */
+  learnedWindows?: Map<string, number>;
   logger?: Logger;
 }
 
@@ -61,10 +67,10 @@ export class SessionRun {
   private readonly catalog: Map<string, ToolEntry>;
   private interruption = new AbortController();
   private modelFailures = 0;
-  /** The request's messages for the part of the log that can no longer change them. */
-  private readonly messages = newMessageCache();
+  /** Builds each request's view of the log, compacts, recovers from prompts refused as too long. */
+  private readonly context: ContextKeeper;
   /** File contents inlined into requests, read once per wake. */
-  private readonly fileCache = new Map<string, { mediaType: string; data: string }>();
+  private readonly files: ConversationFiles;
 
   constructor(
     private readonly deps: RunDeps,
@@ -75,6 +81,20 @@ export class SessionRun {
   ) {
     this.history = new SessionHistory(events, { workerTools: isSelfHosted(session) ? new Set(SANDBOX_TOOLS) : undefined });
     this.catalog = toolCatalog(session.agent);
+    this.files = new ConversationFiles(deps.db, session, deps.logger);
+    if (session.context.sessionLogTool && !this.catalog.has(SESSION_LOG_TOOL)) {
+      this.catalog.set(SESSION_LOG_TOOL, { kind: 'host', definition: SESSION_LOG_DEFINITION, policy: { type: 'always_allow' } });
+    }
+    this.context = new ContextKeeper({
+      model: deps.model,
+      history: this.history,
+      agent: session.agent,
+      settings: session.context,
+      maxTokens: deps.options.maxTokens,
+      learnedWindows: deps.learnedWindows ?? new Map(),
+      append: (events) => this.append(events),
+      signal: () => this.signal(),
+    });
   }
 
   /** `user.interrupt` `eventId` was appended: abort whatever is in flight, unless it was already applied. */
@@ -181,16 +201,26 @@ export class SessionRun {
   }
 
   private async callModel(take: StoredEvent[]) {
+    const sources = { catalog: this.catalog, files: await this.files.load(this.history.events), lookup: (id: string) => this.history.byId.get(id) };
+    const compaction = await this.context.needsCompaction(sources, take);
+    if (compaction) {
+      // The messages are taken first: the summary covers what the model saw, and they come after it.
+      await this.ensureRunning(take.map((event) => taken(event)));
+      take = [];
+      await this.loadMcpTools();
+      try {
+        await this.context.compact(compaction);
+      } catch (error) {
+        if (!isModelError(error)) throw error;
+        return this.modelFailed(error);
+      }
+    }
     const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: {} };
     await this.ensureRunning([...take.map((event) => taken(event)), start]);
     await this.loadMcpTools();
-    const request = buildRequest(this.history.events, this.session.agent, {
-      catalog: this.catalog,
-      maxTokens: this.deps.options.maxTokens,
-      files: await this.files(),
-      cache: this.messages,
-      lookup: (id) => this.history.byId.get(id),
-    });
+    const view = this.context.view(sources);
+    const request = view.request;
+    const own = { estimate: view.raw };
     const signal = this.signal();
     const uses: string[] = [];
     const previewIds = new Map<number, string>();
@@ -210,23 +240,24 @@ export class SessionRun {
         },
         onBlock: async (block, index) => {
           if (block.type === 'text' && block.text === '') return; // nothing to show, and the API refuses it back
-          const event = this.blockEvent(block, previewIds.get(index));
+          const event = responseEvent(block, this.catalog, previewIds.get(index));
           await this.append([event]);
           if (block.type === 'tool_use') uses.push(event.id!);
         },
       });
     } catch (error) {
       if (!isModelError(error)) throw error;
-      await this.append([requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage)]);
+      await this.append([requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage, undefined, own)]);
       // A response cut off (not aborted) after it asked for tools is answered like a whole one; after an
       // interrupt its calls are closed unrun by the interrupt step.
       if (uses.length > 0 && error.kind !== 'aborted') return this.afterResponse(uses, null);
-      return this.modelFailed(error);
+      return this.modelFailed(error, view.raw);
     }
+    this.context.accepted();
     // The last block and the end of the response: one write.
-    const last = summary.last && (summary.last.block.type !== 'text' || summary.last.block.text !== '') ? this.blockEvent(summary.last.block, previewIds.get(summary.last.index)) : undefined;
+    const last = summary.last && (summary.last.block.type !== 'text' || summary.last.block.text !== '') ? responseEvent(summary.last.block, this.catalog, previewIds.get(summary.last.index)) : undefined;
     if (last && summary.last!.block.type === 'tool_use') uses.push(last.id!);
-    await this.append([...(last ? [last] : []), requestEnd(start, false, summary.usage, summary.stopReason)]);
+    await this.append([...(last ? [last] : []), requestEnd(start, false, summary.usage, summary.stopReason, own)]);
     await this.afterResponse(uses, summary.stopReason);
   }
 
@@ -243,7 +274,7 @@ export class SessionRun {
     }
     const denied = uses.filter((use) => use.permission === 'deny');
     if (denied.length > 0) {
-      await this.append(denied.map((use) => this.toolResult(use.event.id, this.denialReason(use), true)));
+      await this.append(denied.map((use) => this.toolResult(use.event.id, denialReason(use, this.catalog), true)));
     }
     await this.runTools(uses.filter((use) => use.kind !== 'custom' && use.permission === 'allow' && !this.history.isWorkerCall(use)));
     if (stopReason === 'refusal' && uses.length === 0) {
@@ -251,8 +282,14 @@ export class SessionRun {
     }
   }
 
-  private async modelFailed(error: ModelError) {
+  private async modelFailed(error: ModelError, raw?: number) {
     if (error.kind === 'aborted') return; // an interrupt or a shutdown: the next step handles it
+    if (error.kind === 'prompt_too_long') {
+      // The next step compacts under the window the model said it has, or cuts what it has not seen.
+      if (await this.context.refused(error, raw)) return;
+      const message = `The model refused the conversation as too long ${MAX_FIT_ATTEMPTS} times in a row, even after compacting it: ${error.message}`;
+      return this.endTurnFailed('compaction_limit_reached_error', message);
+    }
     const type = MODEL_ERROR_TYPES[error.kind] ?? 'model_request_failed_error';
     this.modelFailures++;
     const { maxModelAttempts, retryBaseMs, retryMaxMs } = this.deps.options;
@@ -265,10 +302,14 @@ export class SessionRun {
       await sleep(delay, undefined, { signal: this.signal() }).catch(() => {});
       return;
     }
+    return this.endTurnFailed(type, error.message);
+  }
+
+  /** The turn cannot go on: flush the inputs queued behind it (kept in history, not answered), say why, go idle. */
+  private async endTurnFailed(type: string, message: string) {
     this.modelFailures = 0;
-    // Inputs queued behind the failed turn are flushed into it: kept in history, not answered.
     const flushed = this.history.queuedOf('user.message', 'system.message').map((event) => taken(event));
-    await this.append([...flushed, sessionError(type, error.message, 'exhausted')]);
+    await this.append([...flushed, sessionError(type, message, 'exhausted')]);
     await this.idle({ type: 'retries_exhausted' });
   }
 
@@ -280,7 +321,12 @@ export class SessionRun {
         const input = use.event.payload.input as Record<string, unknown>;
         const entry = this.catalog.get(name);
         if (use.kind === 'mcp') return this.runMcpTool(use, signal);
-        const outcome = entry?.kind === 'host' ? await runHostTool(name, input, entry.config ?? {}, this.deps.search, signal) : await this.deps.tools.execute(name, input, signal);
+        const outcome =
+          entry?.kind !== 'host'
+            ? await this.deps.tools.execute(name, input, signal)
+            : name === SESSION_LOG_TOOL
+              ? { ...readSessionLog(this.history.events, input), trace: { sandbox: 'host', executeMs: 0 } }
+              : await runHostTool(name, input, entry.config ?? {}, this.deps.search, signal);
         // Cut by a shutdown: record nothing; the next brain recovers the call (decide: recover).
         if (this.stopping.aborted && !this.interruption.signal.aborted) return;
         await this.append([this.toolResult(use.event.id, outcome.text, outcome.isError, outcome.trace)]);
@@ -324,32 +370,6 @@ export class SessionRun {
 
   private rowWrite: Promise<void> | undefined;
 
-  private blockEvent(block: ResponseBlock, id = newId('sevt')): NewEvent {
-    switch (block.type) {
-      case 'text':
-        return { id, type: 'agent.message', payload: { content: text(block.text) } };
-      case 'thinking':
-      case 'redacted_thinking':
-        return { id, type: 'agent.thinking', payload: { [PRIVATE_KEY]: { blocks: [block] } } };
-      case 'tool_use': {
-        const entry = this.catalog.get(block.name);
-        if (entry?.kind === 'custom') return { id, type: 'agent.custom_tool_use', payload: { name: block.name, input: block.input } };
-        // A name the agent does not offer is refused before any policy applies.
-        const permission = entry?.policy ? evaluatePermission(entry.policy, entry.kind !== 'mcp' && IDEMPOTENT_TOOLS.has(block.name)) : { evaluated_permission: 'deny' };
-        if (entry?.kind === 'mcp' && entry.mcp) {
-          const renamed = entry.mcp.tool !== block.name ? { [PRIVATE_KEY]: { tool_name: block.name } } : {};
-          return { id, type: 'agent.mcp_tool_use', payload: { name: entry.mcp.tool, mcp_server_name: entry.mcp.server, input: block.input, ...permission, ...renamed } };
-        }
-        return { id, type: 'agent.tool_use', payload: { name: block.name, input: block.input, ...permission } };
-      }
-    }
-  }
-
-  private denialReason(use: ToolUse): string {
-    const name = use.event.payload.name as string;
-    return this.catalog.has(name) ? `The permission policy denied this call to ${name}.` : `There is no tool named ${name}; use one of: ${[...this.catalog.keys()].join(', ') || '(none)'}.`;
-  }
-
   private toolResult(useId: string, output: string, isError: boolean, trace?: ToolOutcome['trace']): NewEvent {
     return toolResultEvent(this.history, useId, output, isError, trace);
   }
@@ -376,22 +396,5 @@ export class SessionRun {
       `UPDATE sessions SET status = $2, usage = $3::jsonb, active_seconds = $4, updated_at = now() WHERE id = $1 AND status <> 'terminated'`,
       [this.session.id, status, JSON.stringify(rest), activeSeconds],
     );
-  }
-
-  /** Files named by the conversation's content, base64, for the request. */
-  private async files() {
-    const ids = referencedFiles(this.history.events);
-    if (ids.length === 0) return undefined;
-    const files = this.fileCache;
-    for (const id of ids) {
-      if (files.has(id)) continue;
-      try {
-        const { file, bytes } = await readFileContent(this.deps.db, this.session.workspaceId, id);
-        files.set(id, { mediaType: file.mime_type, data: bytes.toString('base64') });
-      } catch (error) {
-        this.deps.logger?.warn({ sessionId: this.session.id, fileId: id, err: error }, 'a file named in the conversation could not be read');
-      }
-    }
-    return files;
   }
 }

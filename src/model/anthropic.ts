@@ -52,6 +52,17 @@ export class AnthropicModel implements Model {
     // The SDK ends the iteration quietly when its request is aborted mid-body.
     if (signal?.aborted) throw aborted();
   }
+
+  /** The Messages API's `count_tokens` for what the request sends (its model, system, tools and messages). */
+  async countTokens(request: ModelRequest, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const { model, messages, system, tools, tool_choice, thinking } = request;
+    try {
+      const counted = await this.#getClient().messages.countTokens({ model, messages, system, tools, tool_choice, thinking } as Parameters<Anthropic['messages']['countTokens']>[0], { signal: options.signal, timeout: 30_000 });
+      return counted.input_tokens;
+    } catch (error) {
+      throw toModelError(error, options.signal);
+    }
+  }
 }
 
 const aborted = (cause?: unknown) => new ModelError('aborted', 'the model call was aborted', { cause });

@@ -18,6 +18,11 @@ import type { MessageCreateParamsBase, RawMessageStreamEvent } from '@anthropic-
  */
 export interface Model {
   stream(request: ModelRequest, options?: { signal?: AbortSignal }): AsyncIterable<ModelStreamEvent>;
+  /**
+   * Optional: the input tokens `request` would use, as the model counts them (the Messages API's
+   * `count_tokens`). Failures are thrown as `ModelError`s; the brain then estimates instead.
+   */
+  countTokens?(request: ModelRequest, options?: { signal?: AbortSignal }): Promise<number>;
 }
 
 /** A Messages API request body, without `stream` (always streamed). */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages';
 import { buildMessages } from '../../src/brain/request.ts';
 import type { StoredEvent } from '../../src/session/interface.ts';
-import { describeBrain, lastIdle, newSession, userText, waitForIdle } from './support.ts';
+import { checkMessages, describeBrain, lastIdle, newSession, userText, waitForIdle } from './support.ts';
 
 /** Found in review: what the request builder sends to the Messages API. */
 
@@ -12,22 +12,6 @@ function ev(type: string, payload: Record<string, unknown> = {}, id = `sevt_${++
   return { sessionId: 'sesn_x', seq: ++seq, id, type, payload, createdAt: new Date() };
 }
 const processed = (event: StoredEvent) => ev('oma.processed', { event_id: event.id, processed_at: new Date().toISOString() });
-
-/** The Messages API's structural rules for `messages`. */
-function checkMessages(messages: MessageParam[]) {
-  assert.equal(messages[0]?.role, 'user', 'first message is user');
-  messages.forEach((message, index) => {
-    if (index > 0) assert.notEqual(message.role, messages[index - 1]!.role, `messages.${index}: roles alternate`);
-    const blocks = message.content as { type: string; text?: string; id?: string; tool_use_id?: string }[];
-    for (const block of blocks) if (block.type === 'text') assert.ok(block.text && block.text.length > 0, `messages.${index}: text content blocks must be non-empty`);
-    const uses = blocks.filter((block) => block.type === 'tool_use').map((block) => block.id);
-    if (uses.length > 0) {
-      const next = (messages[index + 1]?.content ?? []) as { type: string; tool_use_id?: string }[];
-      const leading = next.slice(0, uses.length).map((block) => block.type === 'tool_result' && block.tool_use_id);
-      assert.deepEqual(leading, uses, `messages.${index}: tool_use ids must have tool_result blocks at the start of the next message`);
-    }
-  });
-}
 
 describe('request builder (pure)', () => {
   it('[BRAIN-20] a message taken after a crash mid-response is sent after the recovered tool result, not before the tool use', () => {

@@ -1,0 +1,149 @@
+import type { ContentBlockParam, MessageParam, TextBlockParam } from '@anthropic-ai/sdk/resources/messages';
+import { buildRequest, newMessageCache, type AgentSnapshot, type MessageCache, type RequestOptions } from '../brain/request.ts';
+import type { ModelRequest } from '../model/interface.ts';
+import type { StoredEvent } from '../session/interface.ts';
+import { layoutForCache } from './cache-layout.ts';
+import type { StrategyName } from './settings.ts';
+import type { ContextState } from './state.ts';
+import { calibrated, eventTokens, rawTokens } from './tokens.ts';
+import { cutCap, cutContent, isTrimmed, trimmedContent, trimPoint } from './trim.ts';
+
+/**
+ * The request a session's next model call sends: a view of its log, built by a pure function of
+ * (events, agent, strategy, budget). The newest compaction's summary stands for the events before
+ * its boundary; trimming replaces old tool results and thinking by placeholders; fitting cuts
+ * content too large to fit even alone; the cache layout marks breakpoints. The log is never edited,
+ * so another strategy can build another view from the same events at any time.
+ */
+
+export interface Budget {
+  window: number;
+  /** `max_tokens` of each request (at most a quarter of the window). */
+  maxTokens: number;
+  /** Input tokens a request may have: the window minus room for the answer. */
+  input: number;
+  /** Compact when a view's estimate passes this. */
+  compactAt: number;
+  /** Trim when a view passes this, in steps of at least `trimStep`. */
+  trimAt: number;
+  trimStep: number;
+}
+
+/** A request is made to fit in this share of the input budget (estimates are estimates). */
+export const FIT_SHARE = 0.95;
+
+export function budgetFor(window: number, maxTokens: number, compactAt: number): Budget {
+  const reserve = Math.max(1, Math.min(maxTokens, Math.floor(window / 4)));
+  const input = window - reserve;
+  const compactTokens = Math.floor(input * compactAt);
+  return { window, maxTokens: reserve, input, compactAt: compactTokens, trimAt: Math.floor(compactTokens / 2), trimStep: Math.max(1, Math.floor(compactTokens / 4)) };
+}
+
+/** Kept by the caller across views of the same growing log. */
+export interface ViewMemo {
+  sizes: Map<string, number>;
+  messages: MessageCache;
+}
+
+export function newViewMemo(): ViewMemo {
+  return { sizes: new Map(), messages: newMessageCache() };
+}
+
+export interface ViewInput {
+  events: readonly StoredEvent[];
+  state: ContextState;
+  agent: AgentSnapshot;
+  strategy: StrategyName;
+  budget: Budget;
+  /** Whether placeholders may point at `read_session_log` (the agent has it). */
+  logTool: boolean;
+  memo: ViewMemo;
+  /** What `buildRequest` needs besides the view: the tools, files, the event index. */
+  request?: Pick<RequestOptions, 'catalog' | 'files' | 'lookup'>;
+  /** Cut unseen content that does not fit (done when a compaction cannot make room). */
+  fit?: boolean;
+}
+
+export interface View {
+  request: ModelRequest;
+  /** Raw and calibrated estimates of the request's input tokens. */
+  raw: number;
+  estimate: number;
+  /** Index of the first event shown verbatim (after the newest compaction's boundary). */
+  from: number;
+  /** Trimmable events before this index are trimmed. */
+  trimmedBefore: number;
+  /** Content the model has not seen was cut to this many tokens to fit. */
+  cutTo?: number;
+}
+
+/** Index of the first event at or after `seq` (events are in seq order). */
+export function indexOfSeq(events: readonly StoredEvent[], seq: number): number {
+  let low = 0;
+  let high = events.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (events[middle]!.seq < seq) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+export function buildView(input: ViewInput): View {
+  const { events, state, budget, memo } = input;
+  const from = state.compaction ? indexOfSeq(events, state.compaction.boundarySeq) : 0;
+  let total = rawTokens(input.agent.system) + rawTokens(input.agent.tools) + rawTokens(state.compaction?.summary);
+  for (let index = from; index < events.length; index++) total += eventTokens(events[index]!, memo.sizes);
+  const trims = input.strategy === 'trim' || input.strategy === 'compact';
+  const cal = state.calibration ?? 1;
+  const trimmedBefore = trims ? trimPoint({ events, from, seenSeq: state.seenSeq, total, trimAt: budget.trimAt / cal, step: budget.trimStep / cal, sizes: memo.sizes }) : from;
+  const trimmed = new Set<string>();
+  for (let index = from; index < trimmedBefore; index++) if (isTrimmed(events[index]!, index, trimmedBefore, memo.sizes)) trimmed.add(events[index]!.id);
+
+  const make = (cap?: number): View => {
+    const rewrite = (event: StoredEvent): ContentBlockParam[] | undefined => {
+      if (trimmed.has(event.id)) return trimmedContent(event, memo.sizes, input.logTool);
+      if (cap === undefined || event.seq <= state.seenSeq || !cuttable(event) || eventTokens(event, memo.sizes) <= cap) return undefined;
+      return cutContent(event, event.payload.content as ContentBlockParam[], cap, input.logTool);
+    };
+    const request = buildRequest(events, input.agent, {
+      ...input.request,
+      maxTokens: budget.maxTokens,
+      from,
+      rewrite,
+      viewKey: `${from}:${trimmedBefore}:${cap ?? ''}`,
+      cache: memo.messages,
+    });
+    if (state.compaction) request.messages = withSummary(request.messages, summaryText(state.compaction.summary, events[from - 1]?.id, input.logTool));
+    const laidOut = input.strategy === 'none' ? request : layoutForCache(request, { summary: state.compaction !== undefined });
+    const raw = rawTokens(laidOut);
+    return { request: laidOut, raw, estimate: calibrated(raw, state.calibration), from, trimmedBefore, cutTo: cap };
+  };
+
+  const view = make();
+  const limit = (budget.input * FIT_SHARE) / cal;
+  if (!input.fit || view.raw <= limit) return view;
+  const candidates = events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event));
+  const cap = cutCap({ candidates, excess: view.raw - limit, sizes: memo.sizes });
+  return cap === undefined ? view : make(cap);
+}
+
+/** Content that may be cut to fit: tool results and the user's messages (their text). */
+function cuttable(event: StoredEvent): boolean {
+  return event.type === 'user.message' || event.type.endsWith('tool_result');
+}
+
+/** The text that stands for the compacted part of the conversation. */
+export function summaryText(summary: string, lastCoveredId: string | undefined, logTool: boolean): string {
+  const through = lastCoveredId ? ` (its events up to ${lastCoveredId})` : '';
+  const again = logTool ? ' Any of those events can be read again with read_session_log.' : '';
+  return `The earlier part of this session${through} was compacted to stay within the context window; this is its summary.${again}\n\n<summary>\n${summary}\n</summary>`;
+}
+
+/** The summary first, as (the start of) the first user message. */
+function withSummary(messages: MessageParam[], text: string): MessageParam[] {
+  const block: TextBlockParam = { type: 'text', text };
+  const first = messages[0];
+  if (first?.role === 'user') return [{ role: 'user', content: [block, ...(first.content as ContentBlockParam[])] }, ...messages.slice(1)];
+  return [{ role: 'user', content: [block] }, ...messages];
+}
