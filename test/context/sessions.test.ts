@@ -31,14 +31,20 @@ function resultsOf(request: ModelRequest): Map<string, string> {
   return results;
 }
 
-/** A tool loop of `rounds` bash calls answering `bytes` bytes each, then a final message; compaction requests get a summary. */
-function toolLoop(rounds: number, bytes: number) {
+/**
+ * A tool loop of `rounds` bash calls answering `bytes` bytes each, then a final message; compaction
+ * requests get a summary. `commandChars` pads each command (tool inputs are never trimmed);
+ * `onRound(n)` runs before round n is answered.
+ */
+function toolLoop(rounds: number, bytes: number, options: { commandChars?: number; onRound?: (round: number) => void } = {}) {
   let done = 0;
   return (request: ModelRequest): ScriptStep => {
     if (isCompactionRequest(request)) return { content: [{ type: 'text', text: `Summary: ${done} build steps ran, each printing ${bytes} bytes of x; keep going with the next step.` }] };
     if (done >= rounds) return { content: [{ type: 'text', text: 'All steps done.' }] };
     done++;
-    return { content: [{ type: 'tool_use', name: 'bash', input: { command: `make step-${done}`, output_bytes: bytes } }] };
+    options.onRound?.(done);
+    const command = `make step-${done}`.padEnd(options.commandChars ?? 0, ' ');
+    return { content: [{ type: 'tool_use', name: 'bash', input: { command, output_bytes: bytes } }] };
   };
 }
 
@@ -142,6 +148,29 @@ describeBrain<ContextLimitedModel>(
       const nextEvents = await waitForIdle(client, next.id, { timeoutMs: 60_000 });
       assert.deepEqual(lastIdle(nextEvents).stop_reason, { type: 'end_turn' });
       assert.equal(model.reports.slice(second).filter((report) => report.refused).length, 0);
+    });
+
+    it('[CTX-4] [CTX-6] the window shrinks mid-session below what even the compaction request needs: it is summarised in chunks that each fit', async () => {
+      const { client, scripts, model, oma } = harness();
+      model.window = 60_000;
+      const before = model.reports.length;
+      const { requests } = scripts.add('chunks', toolLoop(40, 100, { commandChars: 3_000, onRound: (round) => round === 31 && (model.window = 12_000) }));
+      const session = await newSession(client, agentFor('chunks'));
+      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
+      const events = await waitForIdle(client, session.id, { timeoutMs: 60_000 });
+      assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
+      assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
+      const reports = model.reports.slice(before);
+      assert.equal(reports.filter((report) => report.refused).length, 1, 'one refusal, when the window shrank');
+      const compacted = (await oma.sessionLog.read(session.id)).filter((event) => event.type === 'agent.thread_context_compacted');
+      assert.ok(compacted.length >= 1);
+      const own = compacted[0]!.payload._oma as { requests: number; reason: string; summary: string };
+      assert.equal(own.reason, 'window');
+      assert.ok(own.requests >= 3, `summarised in ${own.requests} requests`);
+      // Later compactions (past the threshold of the smaller window) fit whole again.
+      const chunkRequests = requests.filter(isCompactionRequest).slice(0, own.requests);
+      assert.match((chunkRequests.at(-1)!.messages[0]!.content as { text: string }[])[0]!.text, /^Summary of everything before this part:\n<summary>\nSummary: /);
+      for (const report of reports.slice(reports.findIndex((report) => report.refused) + 1)) assert.ok(report.tokens <= 12_000, `a request of ${report.tokens} tokens`);
     });
 
     it('[CTX-8] a window nothing fits in: bounded attempts, then compaction_limit_reached_error and a clean idle; the log is intact', async () => {

@@ -7,7 +7,7 @@ import { AnthropicModel } from '../../src/model/anthropic.ts';
 import { isModelError, ModelError } from '../../src/model/errors.ts';
 import type { ModelRequest } from '../../src/model/interface.ts';
 import { startFakeModelServer, type FakeModelServer } from '../../src/testing/fake-model-server.ts';
-import { ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
+import { estimateTokens, ScriptedModel, type ScriptStep } from '../../src/testing/scripted-model.ts';
 
 const servers: FakeModelServer[] = [];
 after(async () => {
@@ -36,6 +36,15 @@ const withoutIds = (events: RawMessageStreamEvent[]) =>
   events.map((event) => (event.type === 'message_start' ? { ...event, message: { ...event.message, id: 'msg' } } : event));
 
 describe('AnthropicModel', () => {
+  it('[CTX-10] countTokens asks the Messages API count_tokens for what the request sends (not its max_tokens), and maps failures', async () => {
+    const { model } = await fake([]);
+    const withTools: ModelRequest = { ...request, system: 'Be brief.', tools: [{ name: 'get_weather', input_schema: { type: 'object' } }] };
+    const { max_tokens: _max, ...counted } = withTools;
+    assert.equal(await model.countTokens(withTools), estimateTokens(counted));
+    const refused = await new AnthropicModel({ baseURL: 'http://127.0.0.1:9', apiKey: 'x' }).countTokens(request).catch((error: unknown) => error);
+    assert.ok(isModelError(refused, 'connection'), 'a refused connection is a ModelError');
+  });
+
   it('yields the same events over HTTP as the ScriptedModel directly (the ping left out)', async () => {
     const step: ScriptStep = {
       content: [

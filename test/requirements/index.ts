@@ -1,5 +1,6 @@
 import { agentsRequirements } from './agents.ts';
 import { brainRequirements } from './brain.ts';
+import { contextRequirements } from './context.ts';
 import { crashRequirements } from './crash.ts';
 import { credentialsRequirements } from './credentials.ts';
 import { selfHostedRequirements } from './selfhosted.ts';
@@ -28,4 +29,5 @@ export const requirements: Record<string, string> = {
   ...crashRequirements,
   ...credentialsRequirements,
   ...selfHostedRequirements,
+  ...contextRequirements,
 };
