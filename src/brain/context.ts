@@ -1,8 +1,8 @@
-import { compactableTokens, compactionBoundary, compactionReason, chunkChars, chunkRequest, summaryTokens, transcriptChunks, wholeRequest } from '../context/compaction.ts';
+import { compactableTokens, compactionBoundary, compactionReason, chunkChars, chunkRequest, summaryTokens, transcriptChunks, wholeCompaction } from '../context/compaction.ts';
 import type { ContextSettings } from '../context/settings.ts';
 import { WINDOW_SPAN } from '../context/state.ts';
 import { calibrated, eventTokens, parseTooLong, rawTokens } from '../context/tokens.ts';
-import { budgetFor, buildView, FIT_SHARE, indexOfSeq, newViewMemo, type Budget, type View } from '../context/view.ts';
+import { budgetFor, buildView, indexOfSeq, newViewMemo, type Budget, type View } from '../context/view.ts';
 import { newId } from '../ids.ts';
 import { accumulate } from '../model/accumulate.ts';
 import { isModelError, type ModelError } from '../model/errors.ts';
@@ -10,7 +10,7 @@ import type { Model, ModelRequest } from '../model/interface.ts';
 import type { NewEvent, StoredEvent } from '../session/interface.ts';
 import { requestEnd } from './event-builders.ts';
 import { SPAN, type SessionHistory } from './history.ts';
-import { newMessageCache, type AgentSnapshot, type RequestOptions } from './request.ts';
+import type { AgentSnapshot, RequestOptions } from './request.ts';
 
 /**
  * A run's context keeper: builds each request as the session's strategy says (context/view.ts),
@@ -88,22 +88,21 @@ export class ContextKeeper {
    * when there is nothing to compact. Model failures are thrown as `ModelError`s (a refusal as too
    * long was already learned from).
    */
-  async compact(reason: 'threshold' | 'window'): Promise<boolean> {
+  async compact(reason: 'threshold' | 'window', sources: Pick<RequestOptions, 'catalog' | 'files' | 'lookup'>): Promise<boolean> {
     const { history, agent } = this.deps;
     const state = history.context;
     const boundary = compactionBoundary(state);
     if (boundary === undefined) return false;
     const events = history.events;
     const budget = this.budget();
-    const current = this.view({}, { fit: false });
+    const current = this.view(sources, { fit: false });
     const to = indexOfSeq(events, boundary);
     const maxTokens = summaryTokens(budget.window, this.deps.maxTokens);
-    // The conversation as the model last saw it, trimmed (whatever the strategy), plus the instruction.
-    const prefix = buildView({ events: events.slice(0, to), state, agent, strategy: 'compact', budget, logTool: false, memo: { sizes: this.memo.sizes, messages: newMessageCache() } });
-    const whole = wholeRequest(prefix.request, maxTokens);
+    // The conversation as the model last saw it, plus the instruction — trimmed if need be.
+    const whole = wholeCompaction({ events, state, agent, strategy: this.deps.settings.strategy, budget, logTool: false, request: sources }, to, maxTokens, this.memo.sizes);
     let summary: string | undefined;
     let requests = 0;
-    if (calibrated(rawTokens(whole), state.calibration) <= budget.input * FIT_SHARE) {
+    if (whole) {
       requests++;
       try {
         summary = await this.summarise(whole);

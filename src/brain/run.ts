@@ -209,7 +209,7 @@ export class SessionRun {
       take = [];
       await this.loadMcpTools();
       try {
-        await this.context.compact(compaction);
+        await this.context.compact(compaction, sources);
       } catch (error) {
         if (!isModelError(error)) throw error;
         return this.modelFailed(error);

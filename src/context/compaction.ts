@@ -5,8 +5,9 @@ import { isInternalEvent } from '../sessions/render.ts';
 import type { StoredEvent } from '../session/interface.ts';
 import type { StrategyName } from './settings.ts';
 import type { ContextState } from './state.ts';
-import { FIT_SHARE, type Budget } from './view.ts';
-import { CHARS_PER_TOKEN, eventTokens } from './tokens.ts';
+import { buildView, FIT_SHARE, type Budget, type ViewInput } from './view.ts';
+import { newMessageCache } from '../brain/request.ts';
+import { calibrated, CHARS_PER_TOKEN, eventTokens, rawTokens } from './tokens.ts';
 
 /**
  * Compaction, as pure functions: where a compaction may cut the conversation, and the requests that
@@ -72,6 +73,21 @@ export function compactionReason(estimate: number, compactable: number, budget: 
 /** Tokens a summary may take: a tenth of the window, within bounds. */
 export function summaryTokens(window: number, maxTokens: number): number {
   return Math.max(256, Math.min(maxTokens, 8_192, Math.floor(window / 10)));
+}
+
+/**
+ * The whole-conversation compaction request for the events before index `to`, if one fits: the
+ * conversation as the session's strategy showed it (sharing the last request's prefix, so it reads
+ * the prompt cache), or else trimmed; undefined when even that is too large (then: chunks).
+ */
+export function wholeCompaction(input: Omit<ViewInput, 'memo' | 'fit'>, to: number, maxTokens: number, sizes: Map<string, number>): ModelRequest | undefined {
+  const strategies = [...new Set<StrategyName>([input.strategy, input.strategy === 'none' || input.strategy === 'cache' ? 'compact' : input.strategy])];
+  for (const strategy of strategies) {
+    const prefix = buildView({ ...input, events: input.events.slice(0, to), strategy, logTool: false, memo: { sizes, messages: newMessageCache() } });
+    const request = wholeRequest(prefix.request, maxTokens);
+    if (calibrated(rawTokens(request), input.state.calibration) <= input.budget.input * FIT_SHARE) return request;
+  }
+  return undefined;
 }
 
 /** The whole-conversation request: `prefix` is the view the model last answered; the instruction is appended. */

@@ -2,7 +2,7 @@ import { PRIVATE_KEY, SessionHistory } from '../brain/history.ts';
 import type { AgentSnapshot } from '../brain/request.ts';
 import type { ModelRequest } from '../model/interface.ts';
 import type { StoredEvent } from '../session/interface.ts';
-import { compactableTokens, compactionBoundary, compactionReason, summaryTokens, wholeRequest } from './compaction.ts';
+import { compactableTokens, compactionBoundary, compactionReason, summaryTokens, wholeCompaction } from './compaction.ts';
 import type { StrategyName } from './settings.ts';
 import { calibrated, rawTokens } from './tokens.ts';
 import { budgetFor, buildView, indexOfSeq, newViewMemo } from './view.ts';
@@ -63,11 +63,12 @@ export async function replay(session: RecordedSession, options: ReplayOptions): 
       const compactable = boundary === undefined ? 0 : calibrated(compactableTokens(history.events, current.from, boundary, memo.sizes), history.context.calibration);
       const decision = boundary === undefined ? undefined : compactionReason(current.estimate, compactable, budget, options.strategy);
       if (boundary !== undefined && decision) {
-        const prefix = buildView({ events: history.events.slice(0, indexOfSeq(history.events, boundary)), state: history.context, agent: session.agent, strategy: 'compact', budget, logTool: false, memo: newViewMemo() });
-        const request = wholeRequest(prefix.request, summaryTokens(budget.window, budget.maxTokens));
-        await send('compaction', request, event.seq);
+        const to = indexOfSeq(history.events, boundary);
+        const request = wholeCompaction({ events: history.events, state: history.context, agent: session.agent, strategy: options.strategy, budget, logTool: false }, to, summaryTokens(budget.window, budget.maxTokens), memo.sizes);
+        // (A recording too large for one compaction request would be summarised in chunks; one stands for them here.)
+        if (request) await send('compaction', request, event.seq);
         const start = apply('span.model_request_start', { [PRIVATE_KEY]: { purpose: 'compaction' } });
-        apply('span.model_request_end', { model_request_start_id: start, is_error: false, model_usage: { input_tokens: rawTokens(request), output_tokens: 0 }, [PRIVATE_KEY]: { purpose: 'compaction' } });
+        apply('span.model_request_end', { model_request_start_id: start, is_error: false, model_usage: { input_tokens: request ? rawTokens(request) : 0, output_tokens: 0 }, [PRIVATE_KEY]: { purpose: 'compaction' } });
         const summary = `Stand-in summary of the events before seq ${boundary}. `.padEnd(options.summaryChars ?? 4_000, '.');
         apply('agent.thread_context_compacted', { pre_compaction_tokens: 0, [PRIVATE_KEY]: { summary, boundary_seq: boundary, reason: decision.reason } });
       }

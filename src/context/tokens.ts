@@ -9,10 +9,24 @@ import type { StoredEvent } from '../session/interface.ts';
 
 export const CHARS_PER_TOKEN = 4;
 
-/** Raw (uncalibrated) tokens of any JSON value. */
+/** What an inlined image is counted as: the API's most for one image (about 1.15 megapixels). */
+const IMAGE_TOKENS = 1_600;
+/** Base64 characters per token of an inlined PDF (a page is roughly 2,000 tokens and 60 KB). */
+const DOCUMENT_CHARS_PER_TOKEN = 30;
+
+/**
+ * Raw (uncalibrated) tokens of any JSON value: its JSON length over four, except inlined images and
+ * PDFs, whose base64 says little about their tokens.
+ */
 export function rawTokens(value: unknown): number {
   if (value === undefined) return 0;
-  return Math.ceil(JSON.stringify(value).length / CHARS_PER_TOKEN);
+  let media = 0;
+  const json = JSON.stringify(value, (key, part: { type?: string; data?: unknown } | undefined) => {
+    if (key !== 'source' || part?.type !== 'base64' || typeof part.data !== 'string') return part;
+    media += (part as { media_type?: string }).media_type?.startsWith('image/') ? IMAGE_TOKENS : Math.ceil(part.data.length / DOCUMENT_CHARS_PER_TOKEN);
+    return { ...part, data: '' };
+  });
+  return Math.ceil(json.length / CHARS_PER_TOKEN) + media;
 }
 
 export function calibrated(raw: number, calibration: number | undefined): number {

@@ -32,11 +32,18 @@ export interface Budget {
 /** A request is made to fit in this share of the input budget (estimates are estimates). */
 export const FIT_SHARE = 0.95;
 
+/**
+ * The budget for a window. Trimming starts at 60% of the compaction threshold and then trims at
+ * least half of it at once: a trim rewrites the prompt after its first trimmed result (the cache
+ * must write it again, at 1.25× the input price), so trimming rarely and deeply costs least —
+ * measured on a recorded 300-turn session, this beat both smaller steps and caching alone on input
+ * tokens and on cost (bench/context.ts, docs/benchmarks.md).
+ */
 export function budgetFor(window: number, maxTokens: number, compactAt: number): Budget {
   const reserve = Math.max(1, Math.min(maxTokens, Math.floor(window / 4)));
   const input = window - reserve;
   const compactTokens = Math.floor(input * compactAt);
-  return { window, maxTokens: reserve, input, compactAt: compactTokens, trimAt: Math.floor(compactTokens / 2), trimStep: Math.max(1, Math.floor(compactTokens / 4)) };
+  return { window, maxTokens: reserve, input, compactAt: compactTokens, trimAt: Math.floor(compactTokens * 0.6), trimStep: Math.max(1, Math.floor(compactTokens * 0.5)) };
 }
 
 /** Kept by the caller across views of the same growing log. */
