@@ -1,3 +1,4 @@
+import type Anthropic from '@anthropic-ai/sdk';
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { ModelRequest } from '../../src/model/interface.ts';
@@ -52,6 +53,13 @@ function agentFor(name: string, metadata: Record<string, string> = {}) {
   return { model: `claude-ctx-${name}`, system: `[${name}] You are a build engineer.`, metadata };
 }
 
+/** A session of `agent` sent `text`, once its turn is over. */
+async function runToIdle(client: Anthropic, agent: ReturnType<typeof agentFor>, text: string, timeoutMs: number) {
+  const session = await newSession(client, agent);
+  await client.beta.sessions.events.send(session.id, { events: [userText(text)] });
+  return { session, events: await waitForIdle(client, session.id, { timeoutMs }) };
+}
+
 describeBrain<ContextLimitedModel>(
   'context: long sessions against a context-limited model',
   (harness) => {
@@ -61,9 +69,7 @@ describeBrain<ContextLimitedModel>(
       const reportsBefore = model.reports.length;
       const rounds = 500;
       const { requests } = scripts.add('long', toolLoop(rounds, 6_000));
-      const session = await newSession(client, agentFor('long', { 'oma.context_window': '20000' }));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Run all the build steps.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 240_000 });
+      const { session, events } = await runToIdle(client, agentFor('long', { 'oma.context_window': '20000' }), 'Run all the build steps.', 240_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
       assert.ok(events.length >= 2_000, `${events.length} events`);
@@ -108,9 +114,7 @@ describeBrain<ContextLimitedModel>(
         { content: [{ type: 'tool_use', name: 'bash', input: { command: 'cat build.log', output_bytes: 60_000 } }] },
         { content: [{ type: 'text', text: 'The log is long; I read its start and its end.' }] },
       ]);
-      const session = await newSession(client, agentFor('huge', { 'oma.context_window': '8000' }));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Show me the build log.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 20_000 });
+      const { session, events } = await runToIdle(client, agentFor('huge', { 'oma.context_window': '8000' }), 'Show me the build log.', 20_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
       const result = events.find((event) => event.type === 'agent.tool_result')!;
@@ -126,9 +130,7 @@ describeBrain<ContextLimitedModel>(
       model.window = 12_000;
       const before = model.reports.length;
       scripts.add('learn', toolLoop(60, 3_000));
-      const session = await newSession(client, agentFor('learn'));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 60_000 });
+      const { session, events } = await runToIdle(client, agentFor('learn'), 'Run the build steps.', 60_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       assert.deepEqual(events.filter((event) => event.type === 'session.error'), [], 'a refusal is recovered from, not reported as an error');
       const refused = model.reports.slice(before).filter((report) => report.refused);
@@ -155,9 +157,7 @@ describeBrain<ContextLimitedModel>(
       model.window = 60_000;
       const before = model.reports.length;
       const { requests } = scripts.add('chunks', toolLoop(40, 100, { commandChars: 3_000, onRound: (round) => round === 31 && (model.window = 12_000) }));
-      const session = await newSession(client, agentFor('chunks'));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 60_000 });
+      const { session, events } = await runToIdle(client, agentFor('chunks'), 'Run the build steps.', 60_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
       const reports = model.reports.slice(before);
@@ -178,9 +178,7 @@ describeBrain<ContextLimitedModel>(
       model.window = 40; // less than the system prompt and tools
       const before = model.reports.length;
       scripts.add('tiny', () => ({ content: [{ type: 'text', text: 'never reached' }] }));
-      const session = await newSession(client, agentFor('tiny'));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Hello.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 20_000 });
+      const { session, events } = await runToIdle(client, agentFor('tiny'), 'Hello.', 20_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'retries_exhausted' });
       const errors = events.filter((event) => event.type === 'session.error');
       assert.equal(errors.length, 1);
@@ -198,9 +196,7 @@ describeBrain<ContextLimitedModel>(
       model.window = 1_000_000;
       const before = model.reports.length;
       scripts.add('cache', toolLoop(80, 1_500));
-      const session = await newSession(client, agentFor('cache'));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 60_000 });
+      const { session, events } = await runToIdle(client, agentFor('cache'), 'Run the build steps.', 60_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       const reports = model.reports.slice(before);
       assert.equal(reports.length, 81);
@@ -230,9 +226,7 @@ describeBrain<ContextLimitedModel>(
       model.window = 1_000_000;
       const before = model.reports.length;
       scripts.add('plain', toolLoop(10, 1_500));
-      const session = await newSession(client, agentFor('plain', { 'oma.context': 'none' }));
-      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
-      const events = await waitForIdle(client, session.id, { timeoutMs: 30_000 });
+      const { session, events } = await runToIdle(client, agentFor('plain', { 'oma.context': 'none' }), 'Run the build steps.', 30_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       const reports = model.reports.slice(before);
       assert.equal(reports.length, 11);
