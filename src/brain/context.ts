@@ -73,7 +73,7 @@ export class ContextKeeper {
     const view = this.view(request, { fit: false });
     const calibration = history.context.calibration;
     const extra = calibrated(pending.reduce((sum, event) => sum + eventTokens(event, this.memo.sizes), 0), calibration);
-    const compactable = calibrated(compactableTokens(history.events, view.from, boundary, this.memo.sizes), calibration);
+    const compactable = calibrated(compactableTokens(history.events, view.from, boundary, history.context, this.memo.sizes), calibration);
     const decision = compactionReason(view.estimate + extra, compactable, budget, settings.strategy);
     if (!decision?.near || !model.countTokens) return decision?.reason;
     try {

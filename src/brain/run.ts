@@ -220,7 +220,7 @@ export class SessionRun {
     await this.loadMcpTools();
     const view = this.context.view(sources);
     const request = view.request;
-    const own = { estimate: view.raw };
+    const own = { estimate: view.raw, ...(view.cut && { cut: view.cut }) };
     const signal = this.signal();
     const uses: string[] = [];
     const previewIds = new Map<number, string>();

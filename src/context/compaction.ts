@@ -35,10 +35,13 @@ export function isCompactionRequest(request: ModelRequest): boolean {
   return content.some((block) => block.type === 'text' && (block as { text: string }).text.includes(COMPACTION_MARK));
 }
 
-/** Raw tokens of the events a compaction at `boundary` would fold (from the view's start). */
-export function compactableTokens(events: readonly StoredEvent[], from: number, boundary: number, sizes: Map<string, number>): number {
+/** Raw tokens of the events a compaction at `boundary` would fold (from the view's start), as the view shows them. */
+export function compactableTokens(events: readonly StoredEvent[], from: number, boundary: number, state: ContextState, sizes: Map<string, number>): number {
   let total = 0;
-  for (let index = from; index < events.length && events[index]!.seq < boundary; index++) total += eventTokens(events[index]!, sizes);
+  for (let index = from; index < events.length && events[index]!.seq < boundary; index++) {
+    const event = events[index]!;
+    total += Math.min(eventTokens(event, sizes), state.cuts.get(event.id) ?? Infinity);
+  }
   return total;
 }
 

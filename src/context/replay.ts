@@ -60,7 +60,7 @@ export async function replay(session: RecordedSession, options: ReplayOptions): 
     if (isTurnStart) {
       const boundary = compactionBoundary(history.context);
       const current = view(false);
-      const compactable = boundary === undefined ? 0 : calibrated(compactableTokens(history.events, current.from, boundary, memo.sizes), history.context.calibration);
+      const compactable = boundary === undefined ? 0 : calibrated(compactableTokens(history.events, current.from, boundary, history.context, memo.sizes), history.context.calibration);
       const decision = boundary === undefined ? undefined : compactionReason(current.estimate, compactable, budget, options.strategy);
       if (boundary !== undefined && decision) {
         const to = indexOfSeq(history.events, boundary);

@@ -34,6 +34,8 @@ export class ContextState {
   readonly cleanStarts: number[] = [];
   /** Model id → the window it said it has (the smallest, when it said several). */
   readonly learnedWindows = new Map<string, number>();
+  /** Events a request the model answered showed cut to fit, and to how many raw tokens. */
+  readonly cuts = new Map<string, number>();
   /** The model's token counts over oma's raw estimates (recent requests weigh most); undefined until known. */
   calibration: number | undefined;
   private readonly open = new Set<string>();
@@ -62,6 +64,8 @@ export class ContextState {
         this.starts.delete(payload.model_request_start_id as string);
         if (!start || payload.is_error === true) break;
         if (!start.compaction) this.seenSeq = Math.max(this.seenSeq, start.seq);
+        const cut = own.cut as { cap: number; events: string[] } | undefined;
+        for (const id of cut?.events ?? []) this.cuts.set(id, Math.min(this.cuts.get(id) ?? Infinity, cut!.cap));
         const usage = (payload.model_usage ?? {}) as Record<string, number>;
         const actual = (usage.input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0);
         const estimate = own.estimate as number | undefined;

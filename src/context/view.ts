@@ -31,6 +31,8 @@ export interface Budget {
 
 /** A request is made to fit in this share of the input budget (estimates are estimates). */
 export const FIT_SHARE = 0.95;
+/** Content cut to fit is cut until the request takes this share of the input budget. */
+const CUT_SHARE = 0.6;
 
 /**
  * The budget for a window. Trimming starts at 60% of the compaction threshold and then trims at
@@ -80,8 +82,8 @@ export interface View {
   from: number;
   /** Trimmable events before this index are trimmed. */
   trimmedBefore: number;
-  /** Content the model has not seen was cut to this many tokens to fit. */
-  cutTo?: number;
+  /** Content the model had not seen, cut to `cap` tokens to fit (recorded with the request, so later views show it the same). */
+  cut?: { cap: number; events: string[] };
 }
 
 /** Index of the first event at or after `seq` (events are in seq order). */
@@ -100,7 +102,10 @@ export function buildView(input: ViewInput): View {
   const { events, state, budget, memo } = input;
   const from = state.compaction ? indexOfSeq(events, state.compaction.boundarySeq) : 0;
   let total = rawTokens(input.agent.system) + rawTokens(input.agent.tools) + rawTokens(state.compaction?.summary);
-  for (let index = from; index < events.length; index++) total += eventTokens(events[index]!, memo.sizes);
+  for (let index = from; index < events.length; index++) {
+    const event = events[index]!;
+    total += Math.min(eventTokens(event, memo.sizes), state.cuts.get(event.id) ?? Infinity);
+  }
   const trims = input.strategy === 'trim' || input.strategy === 'compact';
   const cal = state.calibration ?? 1;
   const trimmedBefore = trims ? trimPoint({ events, from, seenSeq: state.seenSeq, total, trimAt: budget.trimAt / cal, step: budget.trimStep / cal, sizes: memo.sizes }) : from;
@@ -110,28 +115,31 @@ export function buildView(input: ViewInput): View {
   const make = (cap?: number): View => {
     const rewrite = (event: StoredEvent): ContentBlockParam[] | undefined => {
       if (trimmed.has(event.id)) return trimmedContent(event, memo.sizes, input.logTool);
-      if (cap === undefined || event.seq <= state.seenSeq || !cuttable(event) || eventTokens(event, memo.sizes) <= cap) return undefined;
-      return cutContent(event, event.payload.content as ContentBlockParam[], cap, input.logTool);
+      // What a request the model answered showed cut stays cut: the same view, the same cached prefix.
+      const shown = state.cuts.get(event.id) ?? (event.seq > state.seenSeq && cuttable(event) ? cap : undefined);
+      if (shown === undefined || eventTokens(event, memo.sizes) <= shown) return undefined;
+      return cutContent(event, event.payload.content as ContentBlockParam[], shown, input.logTool);
     };
     const request = buildRequest(events, input.agent, {
       ...input.request,
       maxTokens: budget.maxTokens,
       from,
       rewrite,
-      viewKey: `${from}:${trimmedBefore}:${cap ?? ''}`,
+      viewKey: `${from}:${trimmedBefore}:${cap ?? ''}:${state.cuts.size}`,
       cache: memo.messages,
     });
     if (state.compaction) request.messages = withSummary(request.messages, summaryText(state.compaction.summary, events[from - 1]?.id, input.logTool));
     const laidOut = input.strategy === 'none' ? request : layoutForCache(request, { summary: state.compaction !== undefined });
     const raw = rawTokens(laidOut);
-    return { request: laidOut, raw, estimate: calibrated(raw, state.calibration), from, trimmedBefore, cutTo: cap };
+    const cut = cap === undefined ? [] : events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event) && !state.cuts.has(event.id) && eventTokens(event, memo.sizes) > cap).map((event) => event.id);
+    return { request: laidOut, raw, estimate: calibrated(raw, state.calibration), from, trimmedBefore, cut: cut.length > 0 ? { cap: cap!, events: cut } : undefined };
   };
 
   const view = make();
-  const limit = (budget.input * FIT_SHARE) / cal;
-  if (!input.fit || view.raw <= limit) return view;
-  const candidates = events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event));
-  const cap = cutCap({ candidates, excess: view.raw - limit, sizes: memo.sizes });
+  if (!input.fit || view.raw <= (budget.input * FIT_SHARE) / cal) return view;
+  // Cut down to a share of the budget, not to its edge: the conversation goes on after it.
+  const candidates = events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event) && !state.cuts.has(event.id));
+  const cap = cutCap({ candidates, excess: view.raw - (budget.input * CUT_SHARE) / cal, sizes: memo.sizes });
   return cap === undefined ? view : make(cap);
 }
 

@@ -112,9 +112,10 @@ describeBrain<ContextLimitedModel>(
       model.window = 8_000;
       const { requests } = scripts.add('huge', [
         { content: [{ type: 'tool_use', name: 'bash', input: { command: 'cat build.log', output_bytes: 60_000 } }] },
+        { content: [{ type: 'tool_use', name: 'bash', input: { command: 'tail -1 build.log', output_bytes: 100 } }] },
         { content: [{ type: 'text', text: 'The log is long; I read its start and its end.' }] },
       ]);
-      const { session, events } = await runToIdle(client, agentFor('huge', { 'oma.context_window': '8000' }), 'Show me the build log.', 20_000);
+      const { session, events } = await runToIdle(client, agentFor('huge', { 'oma.context_window': '8000', 'oma.context': 'cache' }), 'Show me the build log.', 20_000);
       assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
       assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
       const result = events.find((event) => event.type === 'agent.tool_result')!;
@@ -123,6 +124,11 @@ describeBrain<ContextLimitedModel>(
       assert.ok(sent.length < 30_000, `cut to ${sent.length} characters`);
       assert.match(sent, new RegExp(`characters were cut from the middle of this tool result \\(event ${result.id}\\)`));
       assert.ok(sent.startsWith('xxxx') && sent.endsWith('xxxx'), 'its start and its end are kept');
+      // Shown cut once, it stays cut the same way (any strategy fits; `cache` does not trim it later):
+      // the next request extends this one, no compaction needed.
+      assert.equal(requests.length, 3);
+      assert.equal(resultsOf(requests[2]!).get(result.tool_use_id as string), sent);
+      assert.deepEqual(requests[2]!.messages.slice(0, requests[1]!.messages.length - 1), requests[1]!.messages.slice(0, -1));
     });
 
     it('[CTX-6] "prompt is too long" teaches the model\'s real window: compaction or cutting, a retry, and never the same refusal twice; the next session starts with it', async () => {
