@@ -4,7 +4,7 @@ import { WINDOW_SPAN } from '../context/state.ts';
 import { calibrated, eventTokens, parseTooLong, rawTokens } from '../context/tokens.ts';
 import { budgetFor, buildView, indexOfSeq, newViewMemo, type Budget, type View } from '../context/view.ts';
 import { newId } from '../ids.ts';
-import { accumulate } from '../model/accumulate.ts';
+import { accumulate, type ModelUsage } from '../model/accumulate.ts';
 import { isModelError, type ModelError } from '../model/errors.ts';
 import type { Model, ModelRequest } from '../model/interface.ts';
 import type { NewEvent, StoredEvent } from '../session/interface.ts';
@@ -46,11 +46,22 @@ export class ContextKeeper {
     return typeof model === 'string' ? model : model.id;
   }
 
-  /** The budget under the smallest window known for the model: configured, or learned here or by this session. */
+  /** The budget under the smallest window the session's log knows for the model: configured, or learned. */
   budget(): Budget {
-    const { settings, history, learnedWindows, maxTokens } = this.deps;
-    const window = Math.min(settings.window, learnedWindows.get(this.modelId) ?? Infinity, history.context.learnedWindows.get(this.modelId) ?? Infinity);
+    const { settings, history, maxTokens } = this.deps;
+    const window = Math.min(settings.window, history.context.learnedWindows.get(this.modelId) ?? Infinity);
     return budgetFor(window, maxTokens, settings.compactAt);
+  }
+
+  /**
+   * A smaller window this process learned (from another session's refusal) is written into this
+   * session's log before it is used, so that the view stays a function of the log: any brain, on any
+   * worker, builds the same one.
+   */
+  async adoptLearnedWindow() {
+    const learned = this.deps.learnedWindows.get(this.modelId);
+    if (learned === undefined || learned >= this.budget().window) return;
+    await this.deps.append([{ type: SPAN, payload: { name: WINDOW_SPAN, model: this.modelId, window: learned, tokens: null, estimate: null, adopted: true } }]);
   }
 
   /** The request for the next model call; content the model has not seen is cut if it cannot fit otherwise. */
@@ -72,13 +83,14 @@ export class ContextKeeper {
     const budget = this.budget();
     const view = this.view(request, { fit: false });
     const calibration = history.context.calibration;
-    const extra = calibrated(pending.reduce((sum, event) => sum + eventTokens(event, this.memo.sizes), 0), calibration);
-    const compactable = calibrated(compactableTokens(history.events, view.from, boundary, history.context, this.memo.sizes), calibration);
+    const extra = calibrated(pending.reduce((sum, event) => sum + eventTokens(event, this.memo.sizes, request.files), 0), calibration);
+    const compactable = calibrated(compactableTokens(history.events, view.from, boundary, history.context, this.memo.sizes, request.lookup), calibration);
     const decision = compactionReason(view.estimate + extra, compactable, budget, settings.strategy);
     if (!decision?.near || !model.countTokens) return decision?.reason;
     try {
       return (await model.countTokens(view.request, { signal: this.deps.signal() })) + extra > budget.compactAt ? 'threshold' : undefined;
-    } catch {
+    } catch (error) {
+      if (isModelError(error, 'aborted')) throw error; // an interrupt or a shutdown: the step ends here
       return 'threshold'; // no count available: the estimate decides
     }
   }
@@ -114,20 +126,24 @@ export class ContextKeeper {
     if (summary === undefined) {
       const input = this.budget().input / (state.calibration ?? 1);
       const fixed = rawTokens(agent.system) + 100;
-      const chunks = transcriptChunks(events, current.from, to, chunkChars(input, fixed + rawTokens(state.compaction?.summary), maxTokens));
-      summary = state.compaction?.summary;
+      const chunks = transcriptChunks(events, current.from, to, chunkChars(input, fixed + rawTokens(state.compaction?.summary), maxTokens), sources.lookup);
+      let soFar = state.compaction?.summary;
       for (const [index, chunk] of chunks.entries()) {
         requests++;
-        summary = await this.summarise(chunkRequest({ model: this.modelId, system: agent.system ?? undefined }, chunk, index + 1, chunks.length, summary, maxTokens));
+        // A chunk the model wrote nothing for leaves the summary so far as it was.
+        soFar = (await this.summarise(chunkRequest({ model: this.modelId, system: agent.system ?? undefined }, chunk, index + 1, chunks.length, soFar, maxTokens))) ?? soFar;
       }
+      if (soFar !== state.compaction?.summary) summary = soFar;
     }
+    // No summary, nothing dropped: the request goes as it is (cut to fit, or refused and tried again).
+    if (summary === undefined) return false;
     await this.deps.append([
       {
         type: 'agent.thread_context_compacted',
         payload: {
           pre_compaction_tokens: current.estimate,
           _oma: {
-            summary: summary || '(The model wrote no summary.)',
+            summary,
             boundary_seq: boundary,
             first_event_id: events[current.from]?.id ?? null,
             last_event_id: events[to - 1]?.id ?? null,
@@ -140,8 +156,11 @@ export class ContextKeeper {
     return true;
   }
 
-  /** One compaction request, recorded as a model request span marked as the brain's own; its text. */
-  private async summarise(request: ModelRequest): Promise<string> {
+  /**
+   * One compaction request, recorded as a model request span marked as the brain's own; its text, or
+   * undefined when it wrote none or refused.
+   */
+  private async summarise(request: ModelRequest): Promise<string | undefined> {
     const start: NewEvent = { id: newId('sevt'), type: 'span.model_request_start', payload: { _oma: { purpose: 'compaction' } } };
     await this.deps.append([start]);
     const own = { purpose: 'compaction', estimate: rawTokens(request) };
@@ -152,9 +171,10 @@ export class ContextKeeper {
       });
       if (summary.last?.block.type === 'text') parts.push(summary.last.block.text);
       await this.deps.append([requestEnd(start, false, summary.usage, summary.stopReason, own)]);
-      return parts.join('\n').trim();
+      const text = parts.join('\n').trim();
+      return text === '' || summary.stopReason === 'refusal' ? undefined : text;
     } catch (error) {
-      await this.deps.append([requestEnd(start, true, undefined, undefined, own)]);
+      await this.deps.append([requestEnd(start, true, (error as { partialUsage?: ModelUsage }).partialUsage, undefined, own)]);
       throw error;
     }
   }
@@ -169,8 +189,8 @@ export class ContextKeeper {
     return ++this.refusals < MAX_FIT_ATTEMPTS;
   }
 
-  /** A request went through: the refusals in a row start again from zero. */
-  accepted() {
+  /** A request went through, or the turn ended: the refusals in a row start again from zero. */
+  reset() {
     this.refusals = 0;
   }
 
@@ -180,7 +200,7 @@ export class ContextKeeper {
     const guess = Math.floor((raw === undefined ? current : calibrated(raw, this.deps.history.context.calibration)) * 0.8);
     const window = Math.max(1, Math.min(current, said.window ?? guess));
     const known = this.deps.learnedWindows.get(this.modelId);
-    this.deps.learnedWindows.set(this.modelId, Math.min(known ?? Infinity, window));
+    this.deps.learnedWindows.set(this.modelId, Math.min(known ?? Infinity, window)); // other sessions adopt it (adoptLearnedWindow)
     await this.deps.append([{ type: SPAN, payload: { name: WINDOW_SPAN, model: this.modelId, window, tokens: said.tokens ?? null, estimate: raw ?? null } }]);
   }
 }

@@ -167,6 +167,7 @@ export class SessionRun {
     await this.append(events);
     this.interruption = new AbortController();
     this.modelFailures = 0;
+    this.context.reset();
     if (wasBusy) await this.idle({ type: 'end_turn' });
   }
 
@@ -201,6 +202,7 @@ export class SessionRun {
   }
 
   private async callModel(take: StoredEvent[]) {
+    await this.context.adoptLearnedWindow();
     const sources = { catalog: this.catalog, files: await this.files.load(this.history.events), lookup: (id: string) => this.history.byId.get(id) };
     const compaction = await this.context.needsCompaction(sources, take);
     if (compaction) {
@@ -211,6 +213,7 @@ export class SessionRun {
       try {
         await this.context.compact(compaction, sources);
       } catch (error) {
+        // A refusal of a compaction request counts like any refusal (modelFailed); the window was learned.
         if (!isModelError(error)) throw error;
         return this.modelFailed(error);
       }
@@ -253,7 +256,7 @@ export class SessionRun {
       if (uses.length > 0 && error.kind !== 'aborted') return this.afterResponse(uses, null);
       return this.modelFailed(error, view.raw);
     }
-    this.context.accepted();
+    this.context.reset();
     // The last block and the end of the response: one write.
     const last = summary.last && (summary.last.block.type !== 'text' || summary.last.block.text !== '') ? responseEvent(summary.last.block, this.catalog, previewIds.get(summary.last.index)) : undefined;
     if (last && summary.last!.block.type === 'tool_use') uses.push(last.id!);
@@ -308,6 +311,7 @@ export class SessionRun {
   /** The turn cannot go on: flush the inputs queued behind it (kept in history, not answered), say why, go idle. */
   private async endTurnFailed(type: string, message: string) {
     this.modelFailures = 0;
+    this.context.reset();
     const flushed = this.history.queuedOf('user.message', 'system.message').map((event) => taken(event));
     await this.append([...flushed, sessionError(type, message, 'exhausted')]);
     await this.idle({ type: 'retries_exhausted' });

@@ -5,7 +5,7 @@ import { isInternalEvent } from '../sessions/render.ts';
 import type { StoredEvent } from '../session/interface.ts';
 import type { StrategyName } from './settings.ts';
 import type { ContextState } from './state.ts';
-import { buildView, FIT_SHARE, type Budget, type ViewInput } from './view.ts';
+import { buildView, FIT_SHARE, indexOfSeq, lookupIn, shownEvents, type Budget, type ViewInput } from './view.ts';
 import { newMessageCache } from '../brain/request.ts';
 import { calibrated, CHARS_PER_TOKEN, eventTokens, rawTokens } from './tokens.ts';
 
@@ -35,13 +35,10 @@ export function isCompactionRequest(request: ModelRequest): boolean {
   return content.some((block) => block.type === 'text' && (block as { text: string }).text.includes(COMPACTION_MARK));
 }
 
-/** Raw tokens of the events a compaction at `boundary` would fold (from the view's start), as the view shows them. */
-export function compactableTokens(events: readonly StoredEvent[], from: number, boundary: number, state: ContextState, sizes: Map<string, number>): number {
+/** Raw tokens of what a compaction at `boundary` would fold (from the view's start), as the view shows it. */
+export function compactableTokens(events: readonly StoredEvent[], from: number, boundary: number, state: ContextState, sizes: Map<string, number>, lookup = lookupIn(events)): number {
   let total = 0;
-  for (let index = from; index < events.length && events[index]!.seq < boundary; index++) {
-    const event = events[index]!;
-    total += Math.min(eventTokens(event, sizes), state.cuts.get(event.id) ?? Infinity);
-  }
+  for (const event of shownEvents(events, from, indexOfSeq(events, boundary), lookup)) total += Math.min(eventTokens(event, sizes), state.cuts.get(event.id) ?? Infinity);
   return total;
 }
 
@@ -106,15 +103,14 @@ export function wholeRequest(prefix: ModelRequest, maxTokens: number): ModelRequ
 }
 
 /**
- * The events in `events[from, to)` as transcript pieces, each at most `maxChars` long (a longer one
+ * What the view of `events[from, to)` shows (client messages where they were taken) as transcript pieces, each at most `maxChars` long (a longer one
  * keeps its start and end), grouped into chunks of at most `chunkChars`.
  */
-export function transcriptChunks(events: readonly StoredEvent[], from: number, to: number, chunkChars: number): string[] {
+export function transcriptChunks(events: readonly StoredEvent[], from: number, to: number, chunkChars: number, lookup = lookupIn(events)): string[] {
   const maxPiece = Math.max(200, chunkChars - 100);
   const chunks: string[] = [];
   let current = '';
-  for (let index = from; index < to; index++) {
-    const event = events[index]!;
+  for (const event of shownEvents(events, from, to, lookup)) {
     if (isInternalEvent(event.type) || event.type.startsWith('span.') || event.type.startsWith('session.')) continue;
     let piece = `[${event.type} ${event.id}] ${renderContent(event)}\n`;
     if (piece.length > maxPiece) {

@@ -34,6 +34,8 @@ export class ContextState {
   readonly cleanStarts: number[] = [];
   /** Model id → the window it said it has (the smallest, when it said several). */
   readonly learnedWindows = new Map<string, number>();
+  /** Client messages taken into the conversation → the seq of the marker that took them (their place in it). */
+  readonly takenAt = new Map<string, number>();
   /** Events a request the model answered showed cut to fit, and to how many raw tokens. */
   readonly cuts = new Map<string, number>();
   /** The model's token counts over oma's raw estimates (recent requests weigh most); undefined until known. */
@@ -77,6 +79,9 @@ export class ContextState {
           this.compaction = { eventId: event.id, summary: own.summary, boundarySeq: own.boundary_seq };
         }
         break;
+      case 'oma.processed':
+        if (!this.takenAt.has(payload.event_id as string)) this.takenAt.set(payload.event_id as string, event.seq);
+        break;
       case 'oma.span':
         if (payload.name === WINDOW_SPAN && typeof payload.model === 'string' && typeof payload.window === 'number') {
           const known = this.learnedWindows.get(payload.model);
@@ -85,6 +90,11 @@ export class ContextState {
         }
         break;
     }
+  }
+
+  /** Where an event is in the conversation: a client message where it was taken (undefined before), anything else where it was logged. */
+  positionOf(event: StoredEvent): number | undefined {
+    return event.type === 'user.message' || event.type === 'system.message' ? this.takenAt.get(event.id) : event.seq;
   }
 
   private calibrate(ratio: number) {

@@ -9,22 +9,34 @@ import type { StoredEvent } from '../session/interface.ts';
 
 export const CHARS_PER_TOKEN = 4;
 
-/** What an inlined image is counted as: the API's most for one image (about 1.15 megapixels). */
+/** What an image is counted as: the API's most for one image (about 1.15 megapixels). */
 const IMAGE_TOKENS = 1_600;
 /** Base64 characters per token of an inlined PDF (a page is roughly 2,000 tokens and 60 KB). */
 const DOCUMENT_CHARS_PER_TOKEN = 30;
+/** A document named by a file id whose content is not at hand. */
+const UNKNOWN_DOCUMENT_TOKENS = 3_000;
+
+/** Contents of files named by id, as the request inlines them (base64). */
+export type FileContents = ReadonlyMap<string, { mediaType: string; data: string }>;
 
 /**
- * Raw (uncalibrated) tokens of any JSON value: its JSON length over four, except inlined images and
- * PDFs, whose base64 says little about their tokens.
+ * Raw (uncalibrated) tokens of any JSON value: its JSON length over four, except images and PDFs,
+ * inlined (base64) or named by file id, whose size in characters says little about their tokens.
  */
-export function rawTokens(value: unknown): number {
+export function rawTokens(value: unknown, files?: FileContents): number {
   if (value === undefined) return 0;
   let media = 0;
-  const json = JSON.stringify(value, (key, part: { type?: string; data?: unknown } | undefined) => {
-    if (key !== 'source' || part?.type !== 'base64' || typeof part.data !== 'string') return part;
-    media += (part as { media_type?: string }).media_type?.startsWith('image/') ? IMAGE_TOKENS : Math.ceil(part.data.length / DOCUMENT_CHARS_PER_TOKEN);
-    return { ...part, data: '' };
+  const json = JSON.stringify(value, function (key, part: { type?: string; data?: unknown; file_id?: string; media_type?: string } | undefined) {
+    if (key !== 'source' || (part?.type !== 'base64' && part?.type !== 'file')) return part;
+    const image = (this as { type?: string }).type === 'image';
+    const file = part.type === 'file' ? files?.get(part.file_id ?? '') : undefined;
+    const data = part.type === 'base64' ? String(part.data ?? '') : file?.data;
+    const mediaType = part.type === 'base64' ? part.media_type : file?.mediaType;
+    if (image) media += IMAGE_TOKENS;
+    else if (data === undefined) media += UNKNOWN_DOCUMENT_TOKENS;
+    // Text documents are sent as text (a quarter of their bytes); PDFs by their pages.
+    else media += mediaType === 'application/pdf' ? Math.ceil(data.length / DOCUMENT_CHARS_PER_TOKEN) : Math.ceil((data.length * 3) / 4 / CHARS_PER_TOKEN);
+    return { type: part.type };
   });
   return Math.ceil(json.length / CHARS_PER_TOKEN) + media;
 }
@@ -61,11 +73,11 @@ export function requestPart(event: StoredEvent): unknown {
   }
 }
 
-/** Raw tokens of an event's part of a request, memoised by event id (events never change). */
-export function eventTokens(event: StoredEvent, memo: Map<string, number>): number {
+/** Raw tokens of an event's part of a request, memoised by event id (events never change; nor do files). */
+export function eventTokens(event: StoredEvent, memo: Map<string, number>, files?: FileContents): number {
   let size = memo.get(event.id);
   if (size === undefined) {
-    size = rawTokens(requestPart(event));
+    size = rawTokens(requestPart(event), files);
     memo.set(event.id, size);
   }
   return size;

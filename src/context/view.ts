@@ -98,17 +98,42 @@ export function indexOfSeq(events: readonly StoredEvent[], seq: number): number 
   return low;
 }
 
+/**
+ * The events whose content a view of `events[from, to)` shows, in its order: client messages where
+ * they were taken (found by `lookup`), everything else where it was logged.
+ */
+export function* shownEvents(events: readonly StoredEvent[], from: number, to: number, lookup: (id: string) => StoredEvent | undefined): Generator<StoredEvent> {
+  for (let index = from; index < to; index++) {
+    const event = events[index]!;
+    if (event.type === 'user.message' || event.type === 'system.message') continue;
+    if (event.type !== 'oma.processed') yield event;
+    else {
+      const taken = lookup(event.payload.event_id as string);
+      if (taken?.type === 'user.message' || taken?.type === 'system.message') yield taken;
+    }
+  }
+}
+
+/** An id lookup over `events` (built when the caller has none). */
+export function lookupIn(events: readonly StoredEvent[]): (id: string) => StoredEvent | undefined {
+  const byId = new Map(events.map((event) => [event.id, event]));
+  return (id) => byId.get(id);
+}
+
 export function buildView(input: ViewInput): View {
   const { events, state, budget, memo } = input;
   const from = state.compaction ? indexOfSeq(events, state.compaction.boundarySeq) : 0;
+  const lookup = input.request?.lookup ?? lookupIn(events);
+  const files = input.request?.files;
+  const size = (event: StoredEvent) => Math.min(eventTokens(event, memo.sizes, files), state.cuts.get(event.id) ?? Infinity);
   let total = rawTokens(input.agent.system) + rawTokens(input.agent.tools) + rawTokens(state.compaction?.summary);
-  for (let index = from; index < events.length; index++) {
-    const event = events[index]!;
-    total += Math.min(eventTokens(event, memo.sizes), state.cuts.get(event.id) ?? Infinity);
-  }
+  for (const event of shownEvents(events, from, events.length, lookup)) total += size(event);
   const trims = input.strategy === 'trim' || input.strategy === 'compact';
   const cal = state.calibration ?? 1;
   const trimmedBefore = trims ? trimPoint({ events, from, seenSeq: state.seenSeq, total, trimAt: budget.trimAt / cal, step: budget.trimStep / cal, sizes: memo.sizes }) : from;
+  // Content the model has not seen yet (it can be cut to fit, never compacted or trimmed).
+  const unseen = (event: StoredEvent) => (state.positionOf(event) ?? Infinity) > state.seenSeq;
+  const candidates = () => [...shownEvents(events, from, events.length, lookup)].filter((event) => unseen(event) && cuttable(event) && !state.cuts.has(event.id));
   const trimmed = new Set<string>();
   for (let index = from; index < trimmedBefore; index++) if (isTrimmed(events[index]!, index, trimmedBefore, memo.sizes)) trimmed.add(events[index]!.id);
 
@@ -116,7 +141,7 @@ export function buildView(input: ViewInput): View {
     const rewrite = (event: StoredEvent): ContentBlockParam[] | undefined => {
       if (trimmed.has(event.id)) return trimmedContent(event, memo.sizes, input.logTool);
       // What a request the model answered showed cut stays cut: the same view, the same cached prefix.
-      const shown = state.cuts.get(event.id) ?? (event.seq > state.seenSeq && cuttable(event) ? cap : undefined);
+      const shown = state.cuts.get(event.id) ?? (unseen(event) && cuttable(event) ? cap : undefined);
       if (shown === undefined || eventTokens(event, memo.sizes) <= shown) return undefined;
       return cutContent(event, event.payload.content as ContentBlockParam[], shown, input.logTool);
     };
@@ -128,19 +153,24 @@ export function buildView(input: ViewInput): View {
       viewKey: `${from}:${trimmedBefore}:${cap ?? ''}:${state.cuts.size}`,
       cache: memo.messages,
     });
-    if (state.compaction) request.messages = withSummary(request.messages, summaryText(state.compaction.summary, events[from - 1]?.id, input.logTool));
+    if (state.compaction) request.messages = withSummary(request.messages, summaryText(state.compaction.summary, lastPublicBefore(events, from)?.id, input.logTool));
     const laidOut = input.strategy === 'none' ? request : layoutForCache(request, { summary: state.compaction !== undefined });
     const raw = rawTokens(laidOut);
-    const cut = cap === undefined ? [] : events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event) && !state.cuts.has(event.id) && eventTokens(event, memo.sizes) > cap).map((event) => event.id);
+    const cut = cap === undefined ? [] : candidates().filter((event) => eventTokens(event, memo.sizes) > cap).map((event) => event.id);
     return { request: laidOut, raw, estimate: calibrated(raw, state.calibration), from, trimmedBefore, cut: cut.length > 0 ? { cap: cap!, events: cut } : undefined };
   };
 
   const view = make();
   if (!input.fit || view.raw <= (budget.input * FIT_SHARE) / cal) return view;
   // Cut down to a share of the budget, not to its edge: the conversation goes on after it.
-  const candidates = events.slice(from).filter((event) => event.seq > state.seenSeq && cuttable(event) && !state.cuts.has(event.id));
-  const cap = cutCap({ candidates, excess: view.raw - (budget.input * CUT_SHARE) / cal, sizes: memo.sizes });
+  const cap = cutCap({ candidates: candidates(), excess: view.raw - (budget.input * CUT_SHARE) / cal, sizes: memo.sizes });
   return cap === undefined ? view : make(cap);
+}
+
+/** The newest event before `index` that clients (and read_session_log) know. */
+function lastPublicBefore(events: readonly StoredEvent[], index: number): StoredEvent | undefined {
+  for (let at = index - 1; at >= 0; at--) if (!events[at]!.type.startsWith('oma.')) return events[at];
+  return undefined;
 }
 
 /** Content that may be cut to fit: tool results and the user's messages (their text). */

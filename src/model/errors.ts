@@ -55,7 +55,8 @@ export function modelErrorKind(status: number | undefined, type?: string, messag
   if (type === 'overloaded_error' || status === 529) return 'overloaded';
   if (type === 'rate_limit_error' || status === 429) return 'rate_limited';
   if (status === 401 || status === 403 || type === 'authentication_error' || type === 'permission_error') return 'authentication';
-  if (/prompt is too long/i.test(message)) return 'prompt_too_long';
+  // "prompt is too long: N tokens > M maximum", or "input length and `max_tokens` exceed context limit: N + K > M".
+  if (/prompt is too long|exceed context limit/i.test(message)) return 'prompt_too_long';
   if (status === 408) return 'connection';
   if (status !== undefined && status >= 400 && status < 500) return 'invalid_request';
   return 'server';

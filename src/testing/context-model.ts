@@ -22,6 +22,11 @@ export interface ContextModelOptions {
   charsPerToken?: number;
   /** How many blocks before each cache breakpoint the cache looks back for a hit (default 20, as the API). */
   lookback?: number;
+  /**
+   * Count `max_tokens` in the window too, as newer models do: a request whose input plus `max_tokens`
+   * passes the window is refused with "input length and `max_tokens` exceed context limit: N + K > M".
+   */
+  countMaxTokens?: boolean;
 }
 
 export interface ContextReport {
@@ -110,6 +115,8 @@ export class ContextLimitedModel implements Model {
   readonly #inner: Model;
   readonly #charsPerToken: number;
   readonly #lookback: number;
+  /** See `ContextModelOptions.countMaxTokens`; tests may change it mid-run. */
+  countMaxTokens: boolean;
   /** Prefix hashes that ended at a breakpoint of an answered request. */
   readonly #cache = new Set<string>();
   /** The canonical serialization of the last request that was not refused. */
@@ -120,6 +127,7 @@ export class ContextLimitedModel implements Model {
     this.window = options.window;
     this.#charsPerToken = options.charsPerToken ?? DEFAULT_CHARS_PER_TOKEN;
     this.#lookback = options.lookback ?? DEFAULT_LOOKBACK;
+    this.countMaxTokens = options.countMaxTokens ?? false;
   }
 
   /** The same count the window check uses; never throws for size. */
@@ -139,7 +147,7 @@ export class ContextLimitedModel implements Model {
     const sharedPrefixBytes = this.#previous === undefined ? 0 : commonPrefixLength(this.#previous, serialized);
     const report: ContextReport = {
       tokens,
-      refused: tokens > this.window,
+      refused: tokens + (this.countMaxTokens ? request.max_tokens : 0) > this.window,
       totalBytes: serialized.length,
       sharedPrefixBytes,
       prefixRatio: this.#previous === undefined || serialized.length === 0 ? 0 : sharedPrefixBytes / serialized.length,
@@ -150,7 +158,10 @@ export class ContextLimitedModel implements Model {
     };
     this.reports.push(report);
     if (report.refused) {
-      const error = new ScriptedApiError('invalid_request_error', `prompt is too long: ${tokens} tokens > ${this.window} maximum`, { status: 400 });
+      const message = this.countMaxTokens
+        ? `input length and \`max_tokens\` exceed context limit: ${tokens} + ${request.max_tokens} > ${this.window}, decrease input length or \`max_tokens\` and try again`
+        : `prompt is too long: ${tokens} tokens > ${this.window} maximum`;
+      const error = new ScriptedApiError('invalid_request_error', message, { status: 400 });
       return (async function* (): AsyncGenerator<RawMessageStreamEvent> {
         throw error;
       })();

@@ -5,7 +5,7 @@ import type { ModelRequest } from '../../src/model/interface.ts';
 import { isCompactionRequest } from '../../src/context/compaction.ts';
 import { ContextLimitedModel } from '../../src/testing/context-model.ts';
 import type { ScriptStep } from '../../src/testing/scripted-model.ts';
-import { checkMessages, describeBrain, lastIdle, listAll, newSession, userText, waitForIdle } from '../brain/support.ts';
+import { checkMessages, describeBrain, lastIdle, newSession, userText, waitFor, waitForIdle } from '../brain/support.ts';
 
 /**
  * Long sessions against a model that enforces a context window (it refuses "prompt is too long"
@@ -177,6 +177,49 @@ describeBrain<ContextLimitedModel>(
       const chunkRequests = requests.filter(isCompactionRequest).slice(0, own.requests);
       assert.match((chunkRequests.at(-1)!.messages[0]!.content as { text: string }[])[0]!.text, /^Summary of everything before this part:\n<summary>\nSummary: /);
       for (const report of reports.slice(reports.findIndex((report) => report.refused) + 1)) assert.ok(report.tokens <= 12_000, `a request of ${report.tokens} tokens`);
+    });
+
+    it('[CTX-6] the other wording, "input length and max_tokens exceed context limit: N + K > M", is recovered from the same way', async () => {
+      const { client, scripts, model } = harness();
+      model.window = 12_000;
+      model.countMaxTokens = true;
+      const before = model.reports.length;
+      try {
+        scripts.add('max-tokens', toolLoop(40, 3_000));
+        const { events } = await runToIdle(client, agentFor('max-tokens'), 'Run the build steps.', 60_000);
+        assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
+        assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
+        const refused = model.reports.slice(before).filter((report) => report.refused);
+        assert.equal(refused.length, 1, 'refused once, never again');
+      } finally {
+        model.countMaxTokens = false;
+      }
+    });
+
+    it('[CTX-7] a message larger than the window, sent while the brain compacts, is cut when it is taken; the session goes on', async () => {
+      const { client, scripts, model } = harness();
+      model.window = 8_000;
+      let sessionId = '';
+      let sent = false;
+      const loop = toolLoop(20, 100, { commandChars: 2_000 });
+      const { requests } = scripts.add('queued', (request: ModelRequest): ScriptStep => {
+        if (isCompactionRequest(request) && !sent) {
+          sent = true; // the user pastes a huge log while the summary is being written
+          void client.beta.sessions.events.send(sessionId, { events: [userText('y'.repeat(60_000))] });
+          return { delay_ms: 1_500, content: [{ type: 'text', text: 'Summary: build steps ran.' }] };
+        }
+        return loop(request);
+      });
+      const session = await newSession(client, agentFor('queued', { 'oma.context_window': '8000' }));
+      sessionId = session.id;
+      await client.beta.sessions.events.send(session.id, { events: [userText('Run the build steps.')] });
+      const events = await waitFor(client, session.id, (all) => all.filter((event) => event.type === 'session.status_idle').length > 0 && all.filter((event) => event.type === 'user.message').length === 2 && all.at(-1)!.type === 'session.status_idle', 60_000);
+      assert.ok(sent, 'the message was sent during a compaction');
+      assert.deepEqual(events.filter((event) => event.type === 'session.error'), []);
+      assert.deepEqual(lastIdle(events).stop_reason, { type: 'end_turn' });
+      const pasted = events.filter((event) => event.type === 'user.message')[1]!;
+      const shown = requests.find((request) => JSON.stringify(request).includes(`this message (event ${pasted.id})`));
+      assert.ok(shown, 'the pasted message reached the model cut, naming its event');
     });
 
     it('[CTX-8] a window nothing fits in: bounded attempts, then compaction_limit_reached_error and a clean idle; the log is intact', async () => {

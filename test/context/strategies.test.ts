@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SessionHistory } from '../../src/brain/history.ts';
 import { layoutForCache, withoutCacheLayout } from '../../src/context/cache-layout.ts';
-import { compactionBoundary, isCompactionRequest, transcriptChunks, wholeRequest } from '../../src/context/compaction.ts';
+import { compactableTokens, compactionBoundary, compactionReason, isCompactionRequest, transcriptChunks, wholeRequest } from '../../src/context/compaction.ts';
 import { replay } from '../../src/context/replay.ts';
 import { checkContextMetadata, contextSettings, STRATEGIES } from '../../src/context/settings.ts';
 import { parseTooLong } from '../../src/context/tokens.ts';
@@ -183,6 +183,25 @@ describe('context strategies, piece by piece', () => {
       [last - 2, (laidOut.messages[last - 2]!.content as Block[]).length - 1],
       [last, (laidOut.messages[last]!.content as Block[]).length - 1],
     ]);
+  });
+
+  it('[CTX-10] a PDF and an image named by file id count by their content, not their reference: a seen large PDF makes compaction worthwhile', () => {
+    const message = ev('user.message', { content: [{ type: 'document', source: { type: 'file', file_id: 'file_pdf' } }, { type: 'image', source: { type: 'file', file_id: 'file_png' } }, { type: 'text', text: 'Summarise this.' }], processed_at: null });
+    const taken = ev('oma.processed', { event_id: message.id });
+    const start = ev('span.model_request_start');
+    const answer = ev('agent.message', { content: [{ type: 'text', text: 'It is about builds.' }] });
+    const end = ev('span.model_request_end', { model_request_start_id: start.id, is_error: false, model_usage: { input_tokens: 10 } });
+    const next = ev('user.message', { content: [{ type: 'text', text: 'And chapter 3?' }], processed_at: null });
+    const events = [message, taken, start, answer, end, next, ev('oma.processed', { event_id: next.id }), ev('span.model_request_start')];
+    const history = new SessionHistory(events);
+    const files = new Map([['file_pdf', { mediaType: 'application/pdf', data: 'A'.repeat(17_000 * 30) }], ['file_png', { mediaType: 'image/png', data: 'B'.repeat(3_000_000) }]]);
+    const budget = budgetFor(20_000, 1_000, 0.8);
+    const memo = newViewMemo();
+    const view = buildView({ events, state: history.context, agent: { model: 'm', system: 'sys' }, strategy: 'compact', budget, logTool: false, memo, request: { files } });
+    assert.ok(view.raw > 18_000 && view.raw < 19_500, `estimate ${view.raw}: ~17,000 for the PDF and 1,600 for the image, not 750,000 for its base64`);
+    const compactable = compactableTokens(events, 0, compactionBoundary(history.context)!, history.context, memo.sizes);
+    assert.ok(compactable > 18_000, `compactable ${compactable}`);
+    assert.equal(compactionReason(view.estimate, compactable, budget, 'compact')?.reason, 'window');
   });
 
   it('[CTX-10] estimates are calibrated from the model\'s counts; a refusal\'s numbers are read in both of the API\'s wordings', () => {
