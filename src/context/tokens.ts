@@ -22,23 +22,36 @@ export type FileContents = ReadonlyMap<string, { mediaType: string; data: string
 /**
  * Raw (uncalibrated) tokens of any JSON value: its JSON length over four, except images and PDFs,
  * inlined (base64) or named by file id, whose size in characters says little about their tokens.
+ * (Native `JSON.stringify`, then a walk of the content blocks only: this runs on every request.)
  */
 export function rawTokens(value: unknown, files?: FileContents): number {
   if (value === undefined) return 0;
-  let media = 0;
-  const json = JSON.stringify(value, function (key, part: { type?: string; data?: unknown; file_id?: string; media_type?: string } | undefined) {
-    if (key !== 'source' || (part?.type !== 'base64' && part?.type !== 'file')) return part;
-    const image = (this as { type?: string }).type === 'image';
-    const file = part.type === 'file' ? files?.get(part.file_id ?? '') : undefined;
-    const data = part.type === 'base64' ? String(part.data ?? '') : file?.data;
-    const mediaType = part.type === 'base64' ? part.media_type : file?.mediaType;
-    if (image) media += IMAGE_TOKENS;
-    else if (data === undefined) media += UNKNOWN_DOCUMENT_TOKENS;
-    // Text documents are sent as text (a quarter of their bytes); PDFs by their pages.
-    else media += mediaType === 'application/pdf' ? Math.ceil(data.length / DOCUMENT_CHARS_PER_TOKEN) : Math.ceil((data.length * 3) / 4 / CHARS_PER_TOKEN);
-    return { type: part.type };
-  });
-  return Math.ceil(json.length / CHARS_PER_TOKEN) + media;
+  const media = { tokens: 0, chars: 0 };
+  visitMedia(value, files, media);
+  return Math.ceil((JSON.stringify(value).length - media.chars) / CHARS_PER_TOKEN) + media.tokens;
+}
+
+type Node = { type?: string; source?: { type?: string; data?: unknown; file_id?: string; media_type?: string }; content?: unknown; messages?: unknown };
+
+/** Images and documents in requests, messages and content arrays (tool results nest theirs). */
+function visitMedia(node: unknown, files: FileContents | undefined, media: { tokens: number; chars: number }) {
+  if (Array.isArray(node)) {
+    for (const item of node) visitMedia(item, files, media);
+    return;
+  }
+  if (!node || typeof node !== 'object') return;
+  const { type, source, content, messages } = node as Node;
+  if (messages) visitMedia(messages, files, media);
+  if (Array.isArray(content)) visitMedia(content, files, media);
+  if ((type !== 'image' && type !== 'document') || (source?.type !== 'base64' && source?.type !== 'file')) return;
+  const file = source.type === 'file' ? files?.get(source.file_id ?? '') : undefined;
+  const data = source.type === 'base64' ? String(source.data ?? '') : file?.data;
+  const mediaType = source.type === 'base64' ? source.media_type : file?.mediaType;
+  if (source.type === 'base64') media.chars += data!.length; // its characters are not its tokens
+  if (type === 'image') media.tokens += IMAGE_TOKENS;
+  else if (data === undefined) media.tokens += UNKNOWN_DOCUMENT_TOKENS;
+  // Text documents are sent as text (a quarter of their bytes); PDFs by their pages.
+  else media.tokens += mediaType === 'application/pdf' ? Math.ceil(data.length / DOCUMENT_CHARS_PER_TOKEN) : Math.ceil((data.length * 3) / 4 / CHARS_PER_TOKEN);
 }
 
 export function calibrated(raw: number, calibration: number | undefined): number {
