@@ -16,7 +16,7 @@ import type { EnvironmentConfig } from './recipe.ts';
 import { ConversationFiles, type AgentSnapshot } from './request.ts';
 import { ContextKeeper, MAX_FIT_ATTEMPTS } from './context.ts';
 import type { ContextSettings } from '../context/settings.ts';
-import { readSessionLog, SESSION_LOG_DEFINITION, SESSION_LOG_TOOL } from './session-log-tool.ts';
+import { readSessionLog, SESSION_LOG_TOOL } from './session-log-tool.ts';
 import { IDEMPOTENT_TOOLS, SANDBOX_TOOLS, toolCatalog, type ToolEntry } from './toolset.ts';
 import type { ToolOutcome, ToolRouter } from './tools.ts';
 import { runHostTool, type SearchProvider } from './web.ts';
@@ -80,11 +80,8 @@ export class SessionRun {
     events: StoredEvent[],
   ) {
     this.history = new SessionHistory(events, { workerTools: isSelfHosted(session) ? new Set(SANDBOX_TOOLS) : undefined });
-    this.catalog = toolCatalog(session.agent);
+    this.catalog = toolCatalog(session.agent, { sessionLogTool: session.context.sessionLogTool });
     this.files = new ConversationFiles(deps.db, session, deps.logger);
-    if (session.context.sessionLogTool && !this.catalog.has(SESSION_LOG_TOOL)) {
-      this.catalog.set(SESSION_LOG_TOOL, { kind: 'host', definition: SESSION_LOG_DEFINITION, policy: { type: 'always_allow' } });
-    }
     this.context = new ContextKeeper({
       model: deps.model,
       history: this.history,

@@ -1,4 +1,5 @@
 import type { Tool } from '@anthropic-ai/sdk/resources/messages';
+import { SESSION_LOG_DEFINITION, SESSION_LOG_TOOL } from './session-log-tool.ts';
 import type { WebToolConfig } from './web.ts';
 
 /**
@@ -29,7 +30,7 @@ export const SANDBOX_TOOLS = ['bash', 'read', 'write', 'edit', 'glob', 'grep'] a
 export const HOST_TOOLS = ['web_fetch', 'web_search'] as const;
 
 /** Tools whose re-run after a crash cannot change anything: they read only. */
-export const IDEMPOTENT_TOOLS = new Set(['read', 'glob', 'grep', 'web_fetch', 'web_search']);
+export const IDEMPOTENT_TOOLS = new Set(['read', 'glob', 'grep', 'web_fetch', 'web_search', SESSION_LOG_TOOL]);
 
 const HOST_DEFINITIONS: Record<(typeof HOST_TOOLS)[number], Tool> = {
   web_fetch: {
@@ -111,8 +112,11 @@ interface StoredCustomTool {
   input_schema: Record<string, unknown>;
 }
 
-/** Name → tool, in the order the agent lists them (toolset tools in the toolset's own order). */
-export function toolCatalog(agent: { tools?: unknown }): Map<string, ToolEntry> {
+/**
+ * Name → tool, in the order the agent lists them (toolset tools in the toolset's own order), then
+ * `read_session_log` when the agent enables it (and has no tool of its own by that name).
+ */
+export function toolCatalog(agent: { tools?: unknown }, options: { sessionLogTool?: boolean } = {}): Map<string, ToolEntry> {
   const catalog = new Map<string, ToolEntry>();
   for (const tool of (agent.tools ?? []) as { type: string }[]) {
     if (tool.type === 'agent_toolset_20260401') {
@@ -133,6 +137,7 @@ export function toolCatalog(agent: { tools?: unknown }): Map<string, ToolEntry> 
       catalog.set(custom.name, { kind: 'custom', definition: { name: custom.name, description: custom.description, input_schema: schema(custom.input_schema) } });
     }
   }
+  if (options.sessionLogTool && !catalog.has(SESSION_LOG_TOOL)) catalog.set(SESSION_LOG_TOOL, { kind: 'host', definition: SESSION_LOG_DEFINITION, policy: { type: 'always_allow' } });
   return catalog;
 }
 
