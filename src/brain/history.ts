@@ -1,5 +1,5 @@
 import { emptyUsage, type ModelUsage } from '../model/accumulate.ts';
-import { ContextState } from '../context/state.ts';
+import { ContextState, RESULT_REFERENCES } from '../context/state.ts';
 import type { StoredEvent } from '../session/interface.ts';
 
 /**
@@ -42,12 +42,6 @@ export interface ToolUse {
   result?: StoredEvent;
 }
 
-const RESULT_REFERENCES: Record<string, string> = {
-  'agent.tool_result': 'tool_use_id',
-  'user.tool_result': 'tool_use_id',
-  'user.custom_tool_result': 'custom_tool_use_id',
-  'agent.mcp_tool_result': 'mcp_tool_use_id',
-};
 const USE_KINDS: Record<string, ToolUse['kind']> = { 'agent.tool_use': 'toolset', 'agent.custom_tool_use': 'custom', 'agent.mcp_tool_use': 'mcp' };
 
 /** Whether a tool use may run: allowed by its policy, or by a confirmation a brain took. */

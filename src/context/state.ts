@@ -19,7 +19,8 @@ export interface CompactionMark {
 }
 
 const USES = new Set(['agent.tool_use', 'agent.custom_tool_use', 'agent.mcp_tool_use']);
-const RESULT_REFERENCES: Record<string, string> = {
+/** Result event type → the payload field naming the tool use it answers (the history folds with it too). */
+export const RESULT_REFERENCES: Record<string, string> = {
   'agent.tool_result': 'tool_use_id',
   'user.tool_result': 'tool_use_id',
   'user.custom_tool_result': 'custom_tool_use_id',
